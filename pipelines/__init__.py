@@ -1,0 +1,1 @@
+"""Stage orchestration for the xtgeo CLI: one module per stage."""
