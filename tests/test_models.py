@@ -1,0 +1,172 @@
+"""The xT model core: shapes, cross-region information flow, micro-batching, bands, config."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import timm
+import torch
+
+from xtgeo.errors import ConfigError
+from xtgeo.models import CONTEXT_KINDS, build_model, resolve_config
+from xtgeo.models.tokenize import RegionGrid, pad_to_regions, split, stitch, take_regions, token_positions
+
+TINY_SWIN = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1))
+
+
+def tiny_cfg(kind: str = "xl", **over) -> dict:
+    """A CPU-sized xT: 64-px regions, a one-block-per-stage SwinV2, a 1-layer 32-dim context."""
+    cfg = dict(
+        in_chans=2,
+        region_size=64,
+        region_batch=4,
+        region_encoder=dict(kwargs=TINY_SWIN),
+        context=dict(kind=kind, depth=1, dim=32, heads=2),
+        decoder=dict(width=32, min_width=8, band_rows=2),
+    )
+    cfg.update(over)
+    return cfg
+
+
+def tiny_model(kind: str = "xl", **over):
+    torch.manual_seed(0)
+    return build_model(tiny_cfg(kind, **over)).eval()
+
+
+@pytest.mark.parametrize("backbone", ["swinv2", "resnet18", "convnext_atto"])
+def test_output_shapes_for_non_square_sizes_off_the_region_grid(backbone):
+    encoder = dict(kwargs=TINY_SWIN) if backbone == "swinv2" else dict(name=backbone)
+    model = tiny_model(region_encoder=encoder)
+    with torch.no_grad():
+        out = model(torch.randn(2, 2, 97, 150))
+    assert set(out) == {"center", "vessel", "fishing", "length"}
+    for name, value in out.items():
+        assert value.shape == (2, 1, 97, 150), name
+        assert torch.isfinite(value).all(), name
+    assert (out["length"] >= 0).all()
+
+
+def test_classify_task_gives_class_logits():
+    model = tiny_model("vit", task="classify", num_classes=7)
+    with torch.no_grad():
+        logits = model(torch.randn(3, 2, 70, 130))
+    assert logits.shape == (3, 7)
+
+
+@pytest.mark.parametrize("kind", CONTEXT_KINDS)
+def test_first_region_sees_last_region_only_through_context(kind):
+    pytest.importorskip(f"xtgeo.models.context.{kind}")
+    # 3 × 5 regions of 64 px; pixel (0, 0) is > 250 px from the last region, beyond the
+    # decoder's receptive field, so only the context can carry information between them.
+    # depth 2: bidirectional encoders (mamba) need a backward layer to reach earlier regions.
+    model = tiny_model(kind, context=dict(kind=kind, depth=2, dim=32, heads=2))
+    assert model.decoder.halo < 250
+    x = torch.randn(1, 2, 180, 300, requires_grad=True)
+    model(x)["center"][0, 0, 0, 0].backward()
+    last_region = x.grad[0, :, 128:, 256:]
+    if kind == "none":
+        assert torch.count_nonzero(last_region) == 0
+        assert torch.count_nonzero(x.grad[0, :, :64, :64]) > 0
+    else:
+        assert last_region.abs().sum() > 0
+
+
+def test_micro_batching_and_checkpointing_match_one_batch():
+    x = torch.randn(2, 2, 130, 100)
+    outs, grads = [], []
+    for region_batch, ckpt in [(1, True), (100, False)]:
+        model = tiny_model(region_batch=region_batch, region_encoder=dict(kwargs=TINY_SWIN, grad_checkpointing=ckpt))
+        out = model(x)
+        out["center"].sum().backward()
+        outs.append(out["center"].detach())
+        grads.append(model.encoder.body.patch_embed.proj.weight.grad.clone())
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-5)
+
+
+def test_banded_decoder_matches_whole_image_decoder():
+    x = torch.randn(1, 2, 420, 64)  # 14 deepest rows: bands of 6 (the halo), 6 and 2 rows
+    outs, grads = [], []
+    for band_rows, ckpt in [(1, True), (1000, False)]:
+        model = tiny_model(decoder=dict(width=32, min_width=8, band_rows=band_rows, grad_checkpointing=ckpt))
+        out = model(x)
+        (out["vessel"] * out["length"]).mean().backward()
+        outs.append(torch.cat(list(out.values()), dim=1).detach())
+        grads.append(model.decoder.stages[0][0].weight.grad.clone())
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-6)
+
+
+def test_tokenize_round_trip_and_positions():
+    grid = RegionGrid(height=70, width=130, size=32)
+    assert (grid.rows, grid.cols, grid.padded_shape) == (3, 5, (96, 160))
+    image = torch.randn(2, 3, 70, 130)
+    padded = pad_to_regions(image, grid)
+    regions = take_regions(padded, grid, 0, 2 * grid.count)
+    assert torch.equal(regions[grid.cols + 2], padded[0, :, 32:64, 64:96])
+    assert torch.equal(regions[grid.count + 1], padded[1, :, :32, 32:64])
+    assert torch.equal(take_regions(padded, grid, 7, 9), regions[7:9])
+    assert torch.equal(stitch(regions, grid), padded)
+    assert torch.equal(split(padded, grid), regions)
+    pos, valid = token_positions(grid, 4, 4)  # 8-px tokens
+    assert pos.shape == (15, 16, 2) and tuple(pos[grid.cols + 1, 6].tolist()) == (5.0, 6.0)
+    # rows 0..8 hold pixels (< 70 = 8·8+6), cols 0..16 hold pixels (< 130 = 16·8+2)
+    rows, cols = pos[..., 0], pos[..., 1]
+    assert torch.equal(valid, (rows <= 8) & (cols <= 16))
+
+
+def test_pretrained_weights_come_from_a_local_file(tmp_path):
+    torch.manual_seed(1)
+    source = timm.create_model("resnet18")
+    path = tmp_path / "resnet18.pth"
+    torch.save(source.state_dict(), path)
+    model = build_model(
+        tiny_cfg("none", region_encoder=dict(name="resnet18", pretrained_file=str(path)))
+    )
+    torch.testing.assert_close(model.encoder.body.layer3[0].conv1.weight, source.layer3[0].conv1.weight)
+    assert model.encoder.body.conv1.weight.shape[1] == 2  # adapted to the 2 SAR channels
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (dict(bogus=1), "bogus"),
+        (dict(decoder=dict(widht=8)), "decoder.widht"),
+        (dict(region_encoder=dict(nam="resnet18")), "region_encoder.nam"),
+        (dict(region_size="64"), "region_size"),
+        (dict(region_batch=0), "region_batch"),
+        (dict(context=dict(kind="lstm")), "context.kind"),
+        (dict(context=dict(kind="xl", mem_length=3)), "mem_length"),
+        (dict(task="detect"), "task"),
+        (dict(task="classify"), "num_classes"),
+        (dict(region_size=72), "region_size"),
+        (dict(region_encoder=dict(name="no_such_net")), "region_encoder.name"),
+        (dict(region_encoder=dict(pretrained_file="/nonexistent/w.pth")), "region_encoder.pretrained_file"),
+    ],
+)
+def test_bad_config_raises_config_error_naming_the_key(change, key):
+    cfg = tiny_cfg()
+    cfg.update(change)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        build_model(cfg)
+
+
+def test_config_objects_and_defaults():
+    class Section:
+        def __init__(self, **kw):
+            self.__dict__.update(kw)
+
+    cfg = resolve_config(Section(in_chans=3, context=Section(kind="vit", dim=None)))
+    assert cfg["in_chans"] == 3 and cfg["context"]["kind"] == "vit"
+    assert cfg["context"]["depth"] == 2 and cfg["region_encoder"]["name"].startswith("swinv2")
+
+
+def test_model_package_imports_no_geospatial_stack():
+    code = (
+        "import sys, xtgeo.models; "
+        "bad = [m for m in ('rasterio', 'geopandas', 'dask', 'torchgeo') if m in sys.modules]; "
+        "sys.exit(1 if bad else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,0 +1,87 @@
+"""``xl``: Transformer-XL over regions, with recurrent memory carried across chunks.
+
+Regions are grouped, in row-major order, into chunks of ``chunk_regions`` regions processed one
+after another. Each layer attends over ``[memory, chunk]``, where the memory holds that layer's
+input hidden states of the latest earlier tokens (at most ``mem_len``), with gradients stopped as
+in Transformer-XL. With ``two_pass`` a first, gradient-free pass over the whole image fills the
+memory, so that the second pass's early chunks also see the end of the image.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from xtgeo.models.context.base import ContextEncoder, register
+from xtgeo.models.context.vit import Block, add_positions, key_mask
+
+Memory = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: hidden (B, M, D), valid (M,)
+
+
+@register("xl")
+class TransformerXL(ContextEncoder):
+    """Chunked recurrent Transformer (see module doc); ``grad_checkpointing`` per block and chunk."""
+
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        heads: int,
+        chunk_regions: int = 16,
+        mem_len: int = 4096,
+        two_pass: bool = False,
+        mlp_ratio: float = 4.0,
+        grad_checkpointing: bool = False,
+    ) -> None:
+        super().__init__(dim, depth, heads)
+        if chunk_regions < 1 or mem_len < 0:
+            raise ValueError(f"xl needs chunk_regions >= 1 and mem_len >= 0, got {chunk_regions}, {mem_len}")
+        self.chunk_regions, self.mem_len, self.two_pass = chunk_regions, mem_len, two_pass
+        self.grad_checkpointing = grad_checkpointing
+        self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(
+        self, tokens: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = add_positions(tokens, pos)
+        if valid is None:
+            valid = torch.ones(tokens.shape[1:3], dtype=torch.bool, device=tokens.device)
+        memory = None
+        if self.two_pass and self.mem_len:
+            with torch.no_grad():
+                _, memory = self._run(x, valid, None)
+        out, _ = self._run(x, valid, memory)
+        return out
+
+    def _block(self, block: Block, h, mem_h, keys_valid):
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            return checkpoint(block, h, mem_h, keys_valid, use_reentrant=False)
+        return block(h, mem_h, keys_valid)
+
+    def _run(
+        self, x: torch.Tensor, valid: torch.Tensor, memory: Memory | None
+    ) -> tuple[torch.Tensor, Memory | None]:
+        batch, regions, per_region, dim = x.shape
+        outputs = []
+        for c0 in range(0, regions, self.chunk_regions):
+            c1 = min(c0 + self.chunk_regions, regions)
+            h = x[:, c0:c1].reshape(batch, -1, dim)
+            v = valid[c0:c1].flatten()
+            next_memory: Memory = []
+            for layer, block in enumerate(self.blocks):
+                mem_h, mem_v = memory[layer] if memory else (None, None)
+                if self.mem_len:
+                    next_memory.append(self._remember(mem_h, mem_v, h, v))
+                keys_valid = key_mask(v if mem_v is None else torch.cat([mem_v, v]))
+                h = self._block(block, h, mem_h, keys_valid)
+            memory = next_memory or None
+            outputs.append(self.norm(h).view(batch, c1 - c0, per_region, dim))
+        return torch.cat(outputs, dim=1), memory
+
+    def _remember(self, mem_h, mem_v, h, v) -> tuple[torch.Tensor, torch.Tensor]:
+        """The newest ``mem_len`` hidden states of [memory, chunk], detached (stop-gradient)."""
+        if mem_h is not None:
+            h, v = torch.cat([mem_h, h], dim=1), torch.cat([mem_v, v])
+        return h[:, -self.mem_len :].detach(), v[-self.mem_len :]

@@ -1,0 +1,98 @@
+"""The region encoder: a timm backbone that turns each region into multi-scale feature maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from xtgeo.errors import ConfigError
+from xtgeo.models.tokenize import RegionGrid, take_regions
+
+DEFAULT_BACKBONE = "swinv2_tiny_window8_256"
+
+
+def create_backbone(
+    name: str, in_chans: int, region_size: int, pretrained_file: str | None = None, **kwargs: Any
+) -> nn.Module:
+    """A timm ``features_only`` backbone for ``region_size`` inputs with ``in_chans`` channels.
+
+    Pretrained weights come only from the local file ``pretrained_file`` (through timm's
+    ``pretrained_cfg_overlay``, which also adapts the first layer to ``in_chans``). Backbones
+    with a fixed input size (Swin, ViT) are built for ``region_size``.
+    """
+    if not timm.is_model(name):
+        raise ConfigError(f"region_encoder.name: {name!r} is not a timm model")
+    if pretrained_file is not None and not Path(pretrained_file).is_file():
+        raise ConfigError(f"region_encoder.pretrained_file: {pretrained_file}: no such file")
+    options: dict[str, Any] = dict(features_only=True, in_chans=in_chans, **kwargs)
+    if pretrained_file is not None:
+        options.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(pretrained_file)))
+    try:
+        try:
+            return timm.create_model(name, img_size=region_size, **options)
+        except TypeError as err:
+            if "img_size" not in str(err):
+                raise
+            return timm.create_model(name, **options)
+    except (TypeError, ValueError, AssertionError, RuntimeError) as err:
+        raise ConfigError(f"region_encoder: cannot build {name} for region_size {region_size}: {err}") from None
+
+
+class RegionEncoder(nn.Module):
+    """Encodes every region of a padded image in micro-batches of ``region_batch`` regions.
+
+    ``grad_checkpointing`` runs each micro-batch under activation checkpointing, so that only
+    the micro-batch's output maps are kept for backward: memory then grows with the number of
+    regions only by their feature maps. Under autocast the maps are stored in the autocast dtype.
+    """
+
+    def __init__(
+        self,
+        name: str = DEFAULT_BACKBONE,
+        in_chans: int = 2,
+        region_size: int = 256,
+        region_batch: int = 64,
+        pretrained_file: str | None = None,
+        grad_checkpointing: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.body = create_backbone(name, in_chans, region_size, pretrained_file, **kwargs)
+        self.in_chans, self.region_size, self.region_batch = in_chans, region_size, region_batch
+        self.grad_checkpointing = grad_checkpointing
+        self.channels: list[int] = list(self.body.feature_info.channels())
+        self.reductions: list[int] = list(self.body.feature_info.reduction())
+        self.channels_last = str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC")
+
+    def encode(self, regions: torch.Tensor) -> list[torch.Tensor]:
+        """Feature maps of a stack of regions (n, C, s, s): one (n, C_l, s/r_l, s/r_l) per level."""
+        maps = self.body(regions)
+        if self.channels_last:
+            maps = [m.permute(0, 3, 1, 2) for m in maps]
+        if torch.is_autocast_enabled(regions.device.type):
+            dtype = torch.get_autocast_dtype(regions.device.type)
+            maps = [m.to(dtype) for m in maps]
+        return [m.contiguous() for m in maps]
+
+    def _encode_range(self, padded: torch.Tensor, grid: RegionGrid, start: int, stop: int):
+        return tuple(self.encode(take_regions(padded, grid, start, stop)))
+
+    def forward(self, padded: torch.Tensor, grid: RegionGrid) -> list[torch.Tensor]:
+        """Maps of all regions of a padded (B, C, H', W') image: per level (B·R, C_l, h_l, w_l)."""
+        total = padded.shape[0] * grid.count
+        use_ckpt = self.grad_checkpointing and torch.is_grad_enabled()
+        parts = []
+        for start in range(0, total, self.region_batch):
+            stop = min(start + self.region_batch, total)
+            if use_ckpt:
+                parts.append(checkpoint(self._encode_range, padded, grid, start, stop, use_reentrant=False))
+            else:
+                parts.append(self._encode_range(padded, grid, start, stop))
+        if len(parts) == 1:
+            return list(parts[0])
+        return [torch.cat(level, dim=0) for level in zip(*parts)]

@@ -1,0 +1,84 @@
+"""The xT module: regions → region encoder → context across all regions → decoder → heads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from xtgeo.models.context import build_context_encoder
+from xtgeo.models.decoder import UNetDecoder
+from xtgeo.models.heads import ClassifyHead, XView3Heads
+from xtgeo.models.region_encoder import RegionEncoder
+from xtgeo.models.tokenize import (
+    RegionGrid,
+    maps_to_tokens,
+    pad_to_regions,
+    stitch,
+    token_positions,
+    tokens_to_maps,
+)
+
+
+class XT(nn.Module):
+    """Nested-tokenization model for images of any (H, W).
+
+    ``task="xview3"``: ``forward(x)`` maps (B, C, H, W) to ``{center, vessel, fishing, length}``,
+    each (B, 1, H, W). ``task="classify"``: to class logits (B, num_classes).
+    """
+
+    def __init__(
+        self,
+        region_encoder: RegionEncoder,
+        context: dict[str, Any],
+        task: str = "xview3",
+        num_classes: int | None = None,
+        decoder: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = region_encoder
+        deep = region_encoder.channels[-1]
+        options = dict(context)
+        self.context_kind = options.pop("kind")
+        dim = options.pop("dim", None) or deep
+        self.context = build_context_encoder(self.context_kind, dim=dim, **options)
+        has_context = self.context_kind != "none"
+        self.to_context = nn.Linear(deep, dim) if has_context and dim != deep else nn.Identity()
+        self.from_context = nn.Linear(dim, deep) if has_context and dim != deep else nn.Identity()
+        self.task = task
+        if task == "classify":
+            self.head = ClassifyHead(deep, num_classes)
+            return
+        decoder = dict(decoder or {})
+        self.band_rows = decoder.pop("band_rows", 16)
+        self.decoder_checkpointing = decoder.pop("grad_checkpointing", False)
+        length_scale = decoder.pop("length_scale", 100.0)
+        self.decoder = UNetDecoder(
+            region_encoder.channels, region_encoder.reductions, region_encoder.in_chans, **decoder
+        )
+        self.head = XView3Heads(self.decoder.out_channels, length_scale=length_scale)
+
+    def contextualize(self, deep: torch.Tensor, grid: RegionGrid) -> tuple[torch.Tensor, torch.Tensor]:
+        """Deepest region maps (B·R, D, h, w) → the same maps after context, and token validity."""
+        h, w = deep.shape[-2:]
+        pos, valid = token_positions(grid, h, w, device=deep.device)
+        if self.context_kind == "none":
+            return deep, valid
+        tokens = maps_to_tokens(deep, grid)
+        context = self.from_context(self.context(self.to_context(tokens), pos, valid))
+        return deep + tokens_to_maps(context.to(deep.dtype), h, w), valid
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor] | torch.Tensor:
+        batch, _, height, width = x.shape
+        grid = RegionGrid(height, width, self.encoder.region_size)
+        padded = pad_to_regions(x, grid)
+        maps = self.encoder(padded, grid)
+        maps[-1], valid = self.contextualize(maps[-1], grid)
+        if self.task == "classify":
+            return self.head(maps_to_tokens(maps[-1], grid), valid)
+        feats = [stitch(m, grid) for m in maps]
+        stacked = self.decoder.forward_bands(
+            feats, padded, self.head, self.band_rows, self.decoder_checkpointing
+        )
+        return XView3Heads.as_maps(stacked[:, :, :height, :width])
