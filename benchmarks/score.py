@@ -1,0 +1,108 @@
+"""Benchmark ``xtgeo score``: the fast scorer against the dense reimplementation (and the official code).
+
+Simulated xView3-like tables (``xtgeo.metrics.simulate``): N scenes × M labels and as many
+predictions, with a shoreline per scene. Prints one row per scorer with its time, its speed-up over
+the dense reference and whether the six official scores are identical. ``--official DIR`` also times
+the official ``metric.py`` (DIUx-xView xview3-reference, checked out outside this repository).
+
+Example: python benchmarks/score.py --scenes 100 --labels 2000 --official /tmp/official
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from xtgeo.metrics import score
+from xtgeo.metrics.simulate import noisy_predictions, random_labels, random_shoreline
+from xtgeo.shore import write_shoreline
+
+
+def _official_scores(official_dir: Path, pred: pd.DataFrame, gt: pd.DataFrame, shore_root: str | None) -> dict:
+    """Run the official pipeline (its ``main`` minus argument parsing and file reading)."""
+    os.environ["TQDM_DISABLE"] = "1"
+    sys.path.insert(0, str(official_dir))
+    metric = importlib.import_module("metric")
+    gt = gt[gt["scene_id"].isin(pred["scene_id"].unique())].reset_index()
+    pred = metric.drop_low_confidence_preds(pred, gt, distance_tolerance=200, costly_dist=True)
+    gt = gt[gt["confidence"].isin(["HIGH", "MEDIUM"])].reset_index()
+    return metric.score(pred, gt, shore_root, 200, 2, True)
+
+
+def _as_official_csv(frame: pd.DataFrame, folder: Path, name: str) -> pd.DataFrame:
+    """Round-trip through CSV so the official code sees the dtypes it sees in production."""
+    path = folder / name
+    frame.to_csv(path, index=False)
+    return pd.read_csv(path, index_col=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=int, default=100)
+    parser.add_argument("--labels", type=int, default=2000, help="labels per scene (and as many predictions)")
+    parser.add_argument("--float-coords", action="store_true", help="sub-pixel predictions (no exact ties)")
+    parser.add_argument("--no-shore", action="store_true", help="score without shoreline files")
+    parser.add_argument("--skip-dense", action="store_true")
+    parser.add_argument("--official", type=Path, help="folder with the official metric.py and constants.py")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(args.seed)
+    labels = random_labels(rng, args.scenes, args.labels)
+    preds = noisy_predictions(rng, labels, integer=not args.float_coords)
+    with tempfile.TemporaryDirectory() as tmp:
+        shore_root = None
+        if not args.no_shore:
+            shore_root = Path(tmp) / "shoreline"
+            shore_root.mkdir()
+            for scene_id in labels["scene_id"].unique():
+                write_shoreline(shore_root / f"{scene_id}_shoreline.npy", random_shoreline(rng))
+        rows = []
+        timings: dict[str, float] = {}
+        results: dict[str, dict] = {}
+        scorers = ["fast"] + ([] if args.skip_dense else ["dense"])
+        for matcher in scorers:
+            start = time.perf_counter()
+            result = score(preds, labels, shore_root, matcher=matcher)
+            timings[matcher] = time.perf_counter() - start
+            results[matcher] = result.scores()
+            if matcher == "fast":
+                dense_scenes = result.dense_scenes
+        if args.official:
+            pred_csv = _as_official_csv(preds, Path(tmp), "pred.csv")
+            gt_csv = _as_official_csv(labels, Path(tmp), "gt.csv")
+            start = time.perf_counter()
+            results["official"] = _official_scores(args.official, pred_csv, gt_csv, str(shore_root) if shore_root else None)
+            timings["official"] = time.perf_counter() - start
+
+    reference = results.get("official", results.get("dense"))
+    table = Table(title=f"xtgeo score: {args.scenes} scenes × {args.labels} labels, {len(preds)} predictions"
+                  f" ({'sub-pixel' if args.float_coords else 'integer'} coordinates, shore {'off' if args.no_shore else 'on'})")
+    for column in ("scorer", "seconds", "× vs dense", "× vs official", "same six scores", "aggregate"):
+        table.add_column(column, justify="right")
+    for name, seconds in timings.items():
+        table.add_row(
+            name,
+            f"{seconds:.3f}",
+            f"{timings['dense'] / seconds:.1f}" if "dense" in timings else "-",
+            f"{timings['official'] / seconds:.1f}" if "official" in timings else "-",
+            "-" if reference is None else str(all(results[name][k] == reference[k] for k in reference)),
+            f"{results[name]['aggregate']:.6f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"fast scorer: {dense_scenes} scene passes fell back to the dense solver (exact ties)")
+
+
+if __name__ == "__main__":
+    main()

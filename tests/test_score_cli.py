@@ -1,0 +1,116 @@
+"""``xtgeo score`` end to end: real CSV files, the rich table, JSON, per-scene CSV and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import cli
+from xtgeo.labels import LABEL_COLUMNS, SCORE_LABEL_COLUMNS, read_labels, read_predictions
+from xtgeo.errors import LabelError
+from xtgeo.metrics.simulate import noisy_predictions, random_labels, random_shoreline
+from xtgeo.metrics import SCORE_KEYS
+from xtgeo.shore import write_shoreline
+
+
+@pytest.fixture()
+def files(tmp_path):
+    """Two simulated scenes: labels.csv (score columns), pred.csv, and PREP_DIR/shoreline/."""
+    rng = np.random.default_rng(5)
+    labels = random_labels(rng, 2, 80, shape=(2000, 2000))
+    noisy_predictions(rng, labels).to_csv(tmp_path / "pred.csv", index=False)
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    (tmp_path / "prep" / "shoreline").mkdir(parents=True)
+    for scene_id in labels["scene_id"].unique():
+        write_shoreline(tmp_path / "prep" / "shoreline" / f"{scene_id}_shoreline.npy", random_shoreline(rng, (2000, 2000), 300))
+    return tmp_path
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    try:
+        cli.main(["score", *map(str, args)])
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_score_writes_json_and_per_scene(files, capsys):
+    code, out, _ = run_cli(capsys, files / "pred.csv", files / "labels.csv", "--shore-from", files / "prep",
+                           "--json", files / "score.json", "--per-scene", files / "scenes.csv")
+    assert code == 0 and "aggregate" in out and "close to shore" in out
+    scores = json.loads((files / "score.json").read_text())
+    assert set(SCORE_KEYS) <= set(scores) and 0 < scores["aggregate"] < 1
+    assert scores["loc_fscore_shore"] > 0  # shoreline files were used
+    per_scene = (files / "scenes.csv").read_text().splitlines()
+    assert per_scene[0].startswith("scene_id,predictions,labels,tp,fp,fn") and len(per_scene) == 3
+
+
+def test_score_options_change_the_numbers(files, capsys):
+    base = ("--json", files / "a.json")
+    run_cli(capsys, files / "pred.csv", files / "labels.csv", *base)
+    run_cli(capsys, files / "pred.csv", files / "labels.csv", "--json", files / "b.json", "--score-all",
+            "--distance-tolerance", "100", "--scene-id", "scene0001v")
+    a, b = (json.loads((files / n).read_text()) for n in ("a.json", "b.json"))
+    assert a["n_scenes"] == 2 and b["n_scenes"] == 1 and b["n_dropped_low"] == 0
+    assert a["loc_fscore_shore"] == 0 and a["aggregate"] != b["aggregate"]
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p, g: p.drop(columns="is_vessel"), "pred.csv: missing column(s) is_vessel"),
+        (lambda p, g: p.assign(is_fishing=["maybe"] + [True] * (len(p) - 1)), "row 1 (line 2), column is_fishing: 'maybe' is not a boolean"),
+        (lambda p, g: p.assign(detect_scene_row=[np.nan] + list(p.detect_scene_row[1:])), "row 1 (line 2), column detect_scene_row"),
+    ],
+)
+def test_bad_predictions_give_one_line_errors(files, capsys, mutate, message):
+    import pandas as pd
+
+    pred = mutate(pd.read_csv(files / "pred.csv"), None)
+    pred.to_csv(files / "pred.csv", index=False)
+    code, out, err = run_cli(capsys, files / "pred.csv", files / "labels.csv", "--json", files / "s.json")
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and not (files / "s.json").exists()
+
+
+def test_other_bad_inputs(files, capsys):
+    (files / "empty.csv").write_text("")
+    code, _, err = run_cli(capsys, files / "empty.csv", files / "labels.csv")
+    assert code == 1 and "empty.csv: empty file" in err
+    code, _, err = run_cli(capsys, files / "pred.csv", files / "labels.csv", "--scene-id", "nowhere")
+    assert code == 1 and "unknown scene id(s) nowhere" in err
+    next(iter((files / "prep" / "shoreline").glob("*.npy"))).unlink()
+    code, _, err = run_cli(capsys, files / "pred.csv", files / "labels.csv", "--shore-root", files / "prep" / "shoreline")
+    assert code == 1 and "_shoreline.npy: no shoreline file for scene" in err
+
+
+def test_header_only_predictions_score_zero(files, capsys):
+    (files / "none.csv").write_text("detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m\n")
+    code, _, _ = run_cli(capsys, files / "none.csv", files / "labels.csv", "--json", files / "z.json")
+    assert code == 0 and json.loads((files / "z.json").read_text())["aggregate"] == 0
+
+
+def test_read_labels_accepts_full_and_score_only_files(tmp_path):
+    rng = np.random.default_rng(1)
+    labels = random_labels(rng, 1, 10, shape=(500, 500))
+    extra = {c: 0.0 for c in LABEL_COLUMNS if c not in labels} | {"source": "manual", "detect_id": "x"}
+    full = labels.assign(**extra)
+    full[list(LABEL_COLUMNS)].to_csv(tmp_path / "full.csv", index=False)
+    labels.to_csv(tmp_path / "score.csv", index=False)
+    for name in ("full.csv", "score.csv"):
+        read = read_labels(tmp_path / name)
+        assert set(SCORE_LABEL_COLUMNS) <= set(read.columns) and len(read) == 10
+        assert read["is_vessel"].dtype == "boolean" and read["detect_scene_row"].dtype.kind == "i"
+    labels.drop(columns="confidence").to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(LabelError, match="bad.csv: missing column"):
+        read_labels(tmp_path / "bad.csv")
+    labels.assign(confidence="SURE").to_csv(tmp_path / "conf.csv", index=False)
+    with pytest.raises(LabelError, match="column confidence: 'SURE'"):
+        read_labels(tmp_path / "conf.csv")
+    labels.drop(columns="scene_id").to_csv(tmp_path / "noscene.csv", index=False)
+    with pytest.raises(LabelError, match="noscene.csv: missing column.*scene_id"):
+        read_predictions(tmp_path / "noscene.csv")
