@@ -1,0 +1,59 @@
+"""``xtgeo synth``: write a synthetic xView3 dataset with a progress bar and a summary table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from xtgeo.synth import SHORELINE_DIR, make_dataset
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """What ``synth`` wrote: the dataset folder, its labels and the quicklook PNGs."""
+
+    out_dir: Path
+    labels: pd.DataFrame
+    quicklooks: list[Path]
+
+
+def summary_table(labels: pd.DataFrame) -> Table:
+    """Per-scene object counts by class, as a rich table."""
+    table = Table(title="synthetic scenes", caption="near shore: known distance to land < 2 km")
+    table.add_column("scene", no_wrap=True, min_width=17)
+    for column in ("objects", "vessels", "fishing", "non-vessels", "near shore"):
+        table.add_column(column, justify="right")
+    for scene_id, rows in labels.groupby("scene_id", sort=False):
+        vessel = rows["is_vessel"].astype("boolean")
+        table.add_row(
+            scene_id, str(len(rows)), str(int(vessel.fillna(False).sum())),
+            str(int(rows["is_fishing"].astype("boolean").fillna(False).sum())),
+            str(int((~vessel.fillna(True)).sum())), str(int((rows["distance_from_shore_km"] < 2).sum())),
+        )
+    return table
+
+
+def run(out_dir: Path, *, scenes: int, height: int, width: int, seed: int, quicklook: bool = False,
+        console: Console | None = None) -> SynthResult:
+    """Make the dataset (see :func:`xtgeo.synth.make_dataset`), optionally quicklooks, and report."""
+    console = console or Console(stderr=True)
+    columns = (TextColumn("[bold]synth"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("synth", total=2 * scenes * height)
+        labels = make_dataset(out_dir, scenes=scenes, height=height, width=width, seed=seed,
+                              on_rows=lambda n: progress.advance(task, n))
+    quicklooks: list[Path] = []
+    if quicklook:
+        from xtgeo.plots import quicklook as draw
+
+        for scene_id, rows in labels.groupby("scene_id", sort=False):
+            quicklooks.append(draw(out_dir / scene_id, rows, out_dir / "quicklook" / f"{scene_id}.png"))
+    console.print(summary_table(labels))
+    console.print(f"wrote {scenes} scene(s), {out_dir / 'labels.csv'} and {out_dir / SHORELINE_DIR}/")
+    return SynthResult(out_dir, labels, quicklooks)

@@ -1,0 +1,232 @@
+"""Synthetic scenes, checked on the real files that ``xtgeo.synth`` writes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from scipy import ndimage
+from rasterio.warp import transform as warp_transform
+
+from xtgeo.atomic import is_temporary
+from xtgeo.labels import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
+from xtgeo.scene import ANCILLARY_NAMES
+from xtgeo.shore import distance_to_land_km, read_shoreline
+from xtgeo.synth import FISHING_DEPTH_M, ROCK_ZONE_KM, make_dataset, make_scene
+from xtgeo.synth.stats import XVIEW3_VALIDATION, fit_label_stats
+
+REAL_LABELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "xview3_validation_labels.csv"
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """One scene made in-process, so tests can see its hidden context (land, lane, harbours)."""
+    return make_scene(tmp_path_factory.mktemp("one"), height=1024, width=1280, seed=11)
+
+
+@pytest.fixture(scope="module")
+def labels(synth_dataset) -> pd.DataFrame:
+    return pd.read_csv(synth_dataset / "labels.csv")
+
+
+def test_layout_and_ids(synth_dataset, labels):
+    assert tuple(labels.columns) == LABEL_COLUMNS
+    ids = labels["scene_id"].unique()
+    assert len(ids) == 2 and all(re.fullmatch(r"[0-9a-f]{16}[a-z]", i) for i in ids)
+    for scene_id in ids:
+        names = {p.name for p in (synth_dataset / scene_id).iterdir()}
+        assert names == {"VV_dB.tif", "VH_dB.tif"} | {f"{n}.tif" for n in ANCILLARY_NAMES}
+        assert (synth_dataset / "shoreline" / f"{scene_id}_shoreline.npy").is_file()
+    assert not any(is_temporary(p) for p in synth_dataset.rglob("*"))
+
+
+def test_sar_rasters_are_utm_10m_float_with_nodata_swath(synth_dataset, labels):
+    for scene_id in labels["scene_id"].unique():
+        with rasterio.open(synth_dataset / scene_id / "VV_dB.tif") as vv, rasterio.open(synth_dataset / scene_id / "VH_dB.tif") as vh:
+            assert vv.crs.to_epsg() // 100 in (326, 327)
+            assert vv.res == (10.0, 10.0) and vv.dtypes[0] == "float32" and vv.nodata == -32768
+            assert vv.profile["tiled"] and vv.compression is not None
+            assert (vh.crs, vh.transform, vh.shape) == (vv.crs, vv.transform, vv.shape)
+            a, b = vv.read(1), vh.read(1)
+        nodata = a == -32768
+        assert np.array_equal(nodata, b == -32768)
+        assert 0.005 < nodata.mean() < 0.2  # a slanted wedge of nodata
+        cut = nodata.sum(axis=1)
+        assert cut[0] != cut[-1] and (nodata[:, 0].all() or nodata[:, -1].all())
+        sea = ~nodata & (a < -10)
+        assert np.median(b[sea]) < np.median(a[sea]) - 3  # VH darker than VV
+
+
+def test_ancillary_grids_cover_the_scene_at_500m(synth_dataset, labels):
+    scene_dir = synth_dataset / labels["scene_id"].iloc[0]
+    with rasterio.open(scene_dir / "VV_dB.tif") as vv:
+        bounds, crs = vv.bounds, vv.crs
+    for name in ANCILLARY_NAMES:
+        with rasterio.open(scene_dir / f"{name}.tif") as src:
+            assert src.crs == crs
+            assert np.allclose(tuple(src.bounds), tuple(bounds), atol=1e-6)
+            assert 450 <= src.res[0] <= 550 and 450 <= src.res[1] <= 550
+    with rasterio.open(scene_dir / "owiMask.tif") as m, rasterio.open(scene_dir / "bathymetry.tif") as b:
+        mask, elevation = m.read(1), b.read(1)
+    assert set(np.unique(mask[mask != -32768])) <= {0.0, 1.0}
+    assert (elevation[mask == 0] < 0).all()  # sea is below sea level
+
+
+def test_sar_looks_like_speckled_sea_and_brighter_land(scene):
+    with rasterio.open(scene.folder / "VV_dB.tif") as src:
+        vv = src.read(1)
+    land = scene.context.land
+    valid = vv != -32768
+    sea = valid & ~land
+    assert np.median(vv[valid & land]) > np.median(vv[sea]) + 5
+    intensity = np.where(valid, 10 ** (vv / 10), 0.0)
+    local_mean = ndimage.uniform_filter(intensity, 31)
+    objects = np.zeros_like(land)
+    objects[scene.labels["detect_scene_row"], scene.labels["detect_scene_column"]] = True
+    clean = ndimage.binary_erosion(sea, iterations=20) & ~ndimage.binary_dilation(objects, iterations=30)
+    ratio = intensity[clean] / local_mean[clean]
+    # gamma speckle with 4.4 looks: intensity coefficient of variation 1/sqrt(4.4) = 0.48
+    assert 0.42 < ratio.std() / ratio.mean() < 0.54
+
+
+def test_each_label_is_a_bright_object(synth_dataset, labels):
+    for scene_id, rows in labels.groupby("scene_id"):
+        with rasterio.open(synth_dataset / scene_id / "VV_dB.tif") as src:
+            vv = src.read(1)
+        for r, c in zip(rows["detect_scene_row"], rows["detect_scene_column"]):
+            around = vv[max(r - 40, 0) : r + 41, max(c - 40, 0) : c + 41]
+            assert vv[r, c] > np.median(around[around != -32768]) + 10
+        for r, c, top, left, bottom, right in rows[["detect_scene_row", "detect_scene_column", "top", "left", "bottom", "right"]].astype(int).itertuples(index=False):
+            assert vv[r, c] == vv[top:bottom, left:right].max()  # the peak of its own box
+
+
+def test_lat_lon_round_trip_through_the_transform(synth_dataset, labels):
+    for scene_id, rows in labels.groupby("scene_id"):
+        with rasterio.open(synth_dataset / scene_id / "VV_dB.tif") as src:
+            xs, ys = warp_transform("EPSG:4326", src.crs, rows["detect_lon"].tolist(), rows["detect_lat"].tolist())
+            cols, rws = ~src.transform @ (np.asarray(xs), np.asarray(ys))
+        assert np.allclose(cols, rows["detect_scene_column"] + 0.5, atol=1e-3)
+        assert np.allclose(rws, rows["detect_scene_row"] + 0.5, atol=1e-3)
+        expected = [f"{scene_id}_{a:024.20f}_{b:024.20f}" for a, b in zip(rows["detect_lat"], rows["detect_lon"])]
+        assert rows["detect_id"].tolist() == expected
+
+
+def test_boxes_hold_their_pixel(labels):
+    assert (labels["top"] <= labels["detect_scene_row"]).all() and (labels["detect_scene_row"] < labels["bottom"]).all()
+    assert (labels["left"] <= labels["detect_scene_column"]).all() and (labels["detect_scene_column"] < labels["right"]).all()
+
+
+def test_shoreline_points_lie_on_the_land_sea_boundary(scene):
+    land = scene.context.land
+    points = np.concatenate(read_shoreline(scene.folder.parent / "shoreline" / f"{scene.scene_id}_shoreline.npy"))
+    assert len(points) > 100
+    r, c = points[:, 0], points[:, 1]
+    assert land[r, c].all()
+    padded = np.pad(land, 1, mode="edge")
+    touches_sea = ~padded[r, c + 1] | ~padded[r + 2, c + 1] | ~padded[r + 1, c] | ~padded[r + 1, c + 2]
+    assert touches_sea.all()
+    interior = land.copy()
+    interior[1:-1, 1:-1] &= ~(~land[:-2, 1:-1] | ~land[2:, 1:-1] | ~land[1:-1, :-2] | ~land[1:-1, 2:])
+    boundary = np.argwhere(land & ~interior)[:, None]
+    assert len(set(map(tuple, points))) >= 0.99 * len(boundary)
+
+
+def test_distances_agree_with_a_direct_computation(scene):
+    edt = distance_to_land_km(scene.context.land)
+    labels = scene.labels
+    direct = edt[labels["detect_scene_row"], labels["detect_scene_column"]]
+    known = labels["distance_from_shore_km"] != UNKNOWN_SHORE_DISTANCE_KM
+    assert known.any()
+    assert np.allclose(labels.loc[known, "distance_from_shore_km"], direct[known], atol=1e-6)
+    assert (direct[~known] > 10.0).all()
+
+
+def test_context_rules_decide_the_labels(scene):
+    context, labels = scene.context, scene.labels
+    rows, cols = labels["detect_scene_row"].to_numpy(), labels["detect_scene_column"].to_numpy()
+    where = context.describe(rows, cols)
+    with rasterio.open(scene.folder / "bathymetry.tif") as src:
+        depth = -src.read(1)[(rows * src.height) // context.land.shape[0], (cols * src.width) // context.land.shape[1]]
+    vessel = labels["is_vessel"].astype("boolean")
+    fishing = labels["is_fishing"].astype("boolean")
+    assert vessel.eq(True).sum() > 3 and vessel.eq(False).sum() > 3
+    rock = ~where["harbour"] & (where["distance_km"] < ROCK_ZONE_KM)
+    assert not vessel[rock].fillna(False).any()  # near the coast outside harbours: never a vessel
+    assert vessel[where["harbour"]].fillna(True).all()  # in a harbour: always a vessel
+    in_band = (depth >= FISHING_DEPTH_M[0]) & (depth <= FISHING_DEPTH_M[1])
+    fishing_rule = (~where["harbour"] & (where["lane"] > 1) & in_band).to_numpy()
+    known = fishing.notna().to_numpy()
+    assert known.any()
+    assert np.array_equal(fishing[known].to_numpy(dtype=bool), fishing_rule[known])
+    # away from the coast, non-vessels are lattice nodes: a neighbour node 0.8-3 km away, no vessel near
+    lattice = np.column_stack([rows, cols])[vessel.eq(False).to_numpy() & ~rock.to_numpy()]
+    vessels = np.column_stack([rows, cols])[vessel.eq(True).to_numpy()]
+    for node in lattice:
+        spacing = np.sort(np.hypot(*(lattice - node).T))[1]
+        assert 79 <= spacing <= 301
+        assert np.hypot(*(vessels - node).T).min() >= 79 / 3
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    outs = []
+    for name, seed in (("a", 5), ("b", 5), ("c", 6)):
+        make_dataset(tmp_path / name, scenes=1, height=600, width=1100, seed=seed)  # 2 x 3 tiles
+        outs.append({p.relative_to(tmp_path / name): p.read_bytes() for p in sorted((tmp_path / name).rglob("*")) if p.is_file()})
+    assert outs[0] == outs[1]
+    assert len(outs[0]) == 9
+    assert set(outs[0]) != set(outs[2])
+
+
+def test_failure_leaves_no_half_written_scene(tmp_path, monkeypatch):
+    import xtgeo.synth.make as make
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(make, "write_ancillary", broken)
+    with pytest.raises(OSError):
+        make_dataset(tmp_path, scenes=1, height=300, width=300, seed=1)
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+@pytest.mark.skipif(not REAL_LABELS.is_file(), reason="real xView3 labels not present")
+def test_embedded_statistics_are_those_fitted_from_the_real_labels():
+    assert fit_label_stats(REAL_LABELS) == XVIEW3_VALIDATION
+
+
+def test_cli_writes_a_dataset_and_rejects_bad_sizes(tmp_path, capsys):
+    from cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", str(tmp_path / "out"), "--scenes", "1", "--height", "300", "--width", "320", "--seed", "2", "--quicklook"])
+    assert exit_info.value.code == 0
+    capsys.readouterr()
+    labels = pd.read_csv(tmp_path / "out" / "labels.csv")
+    png = tmp_path / "out" / "quicklook" / f"{labels['scene_id'].iloc[0]}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", str(tmp_path / "bad"), "--height", "10"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "height" in err[0]
+    assert not (tmp_path / "bad").exists()
+
+
+def test_quicklook_draws_each_class(synth_dataset, labels, tmp_path):
+    from PIL import Image
+
+    from xtgeo.plots import object_classes, quicklook
+
+    table = pd.DataFrame({"is_vessel": [True, True, False, None, True], "is_fishing": [True, False, None, None, None]})
+    assert object_classes(table).tolist() == ["fishing vessel", "vessel", "non-vessel", "unknown", "vessel"]
+    scene_id = labels["scene_id"].iloc[0]
+    out = quicklook(synth_dataset / scene_id, labels[labels["scene_id"] == scene_id], tmp_path / "q.png", max_side=400)
+    image = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    plain = np.asarray(Image.open(quicklook(synth_dataset / scene_id, None, tmp_path / "p.png", max_side=400)).convert("RGB")).astype(int)
+    assert image.shape == plain.shape and np.abs(image - plain).sum() > 0  # markers and legend drawn
+    red = (image[..., 0] > 200) & (image[..., 1] < 90) & (image[..., 2] < 90)
+    assert red.any() == bool((labels.loc[labels["scene_id"] == scene_id, "is_vessel"] == False).any())  # noqa: E712

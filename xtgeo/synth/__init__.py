@@ -1,0 +1,64 @@
+"""Synthetic Sentinel-1 scenes in the xView3 layout, with labels decided by scene context.
+
+``make_dataset(out_dir, scenes=N, height=H, width=W, seed=S)`` writes, deterministically for S::
+
+    out_dir/<scene_id>/{VV_dB,VH_dB,bathymetry,owiMask,owiWindSpeed,owiWindDirection,owiWindQuality}.tif
+    out_dir/shoreline/<scene_id>_shoreline.npy
+    out_dir/labels.csv
+
+What a scene holds: a coast (land 8–30 %, bays, islands, walled harbours), bathymetry deepening
+offshore, a smooth wind field, a slanted nodata swath edge, gamma speckle on wind-driven sea
+clutter (:mod:`.rasters`), and objects that all look alike: bright compact scatterers sized by
+their length (10–300 m) and turned to their heading (:mod:`.footprint`). Counts, class balance,
+sources, confidences, lengths, missing values and distances to shore follow the real xView3
+validation labels (:mod:`.stats`); counts scale with sqrt(scene area / full xView3 scene area).
+
+Context rules: the label of an object is a function of where it is, never of how it looks
+-------------------------------------------------------------------------------------------
+1. **Harbours.** Everything inside a harbour basin is a vessel, and not fishing.
+2. **Rocks.** Outside harbours, everything within 0.5 km of land (``ROCK_ZONE_KM``) is a
+   non-vessel (rocks, marks); no vessel is placed there.
+3. **Infrastructure lattices.** Objects on the nodes of a regular lattice spanning kilometres
+   are non-vessels: wind farms (2–9 × 2–9 nodes, 0.8–1.2 km apart, in shallow water < 40 m) and
+   oil fields (2–4 × 2–4 nodes, 1.5–3 km apart, in deep water > 200 m); a lattice keeps at least
+   4 nodes. Vessels stay at least a third of the spacing away from any node. A lattice is seen as
+   such only across several 512 px regions.
+4. **Everything else is a vessel.** Whether it fishes:
+   - in the **shipping lane** (a straight band 1.5–3 km wide crossing the whole scene; its
+     vessels head along it) a vessel is not fishing;
+   - outside the lane, a vessel is fishing iff the water depth (``bathymetry.tif`` cell) is in
+     40–200 m (``FISHING_DEPTH_M``), the fishing band, which lies kilometres offshore.
+   Objects are kept at least 10 % (of the threshold) away from every rule's boundary, so each
+   rule decides cleanly.
+5. **Missing labels** are drawn as in the real data, independently of position: ``is_fishing``
+   is known for a third of vessels, ``is_vessel`` is missing for 0.6 % of objects (LOW
+   confidence), lengths are mostly missing for non-vessels.
+
+``distance_from_shore_km`` is the exact distance to the nearest land pixel (the shoreline
+contours), and the official sentinel 9999.99 beyond 10 km, as in the real labels.
+"""
+
+from xtgeo.synth.make import (
+    LABELS_FILE,
+    SHORELINE_DIR,
+    SyntheticScene,
+    make_dataset,
+    make_scene,
+    scene_id_for,
+    scene_seeds,
+    write_labels,
+)
+from xtgeo.synth.objects import FISHING_DEPTH_M, ROCK_ZONE_KM
+
+__all__ = [
+    "FISHING_DEPTH_M",
+    "LABELS_FILE",
+    "ROCK_ZONE_KM",
+    "SHORELINE_DIR",
+    "SyntheticScene",
+    "make_dataset",
+    "make_scene",
+    "scene_id_for",
+    "scene_seeds",
+    "write_labels",
+]
