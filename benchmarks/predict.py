@@ -1,0 +1,188 @@
+"""Whole-scene ``predict`` figures: wall time, throughput (Mpx/s), peak GPU memory, peak RSS.
+
+Cases (``--cases``, comma-separated):
+
+* ``gpu``: a full 29,400 × 24,400 xView3-sized scene, Swin-T ⟨xT⟩ XL (``configs/xview3_swin_t_xl.yaml``,
+  random weights), bf16 on one GPU, 4096 px tiles with 512 px overlap. The scene is an in-memory
+  array (the GPU machine has no rasterio), so the time covers tiling, normalisation, host→device
+  copies, the model, blending and post-processing, not GeoTIFF decoding or writing the file.
+* ``cpu``: an 8192 × 8192 scene written as a tiled GeoTIFF (2 bands, VV/VH dB), predicted with the
+  smoke model on the CPU through the real reader (:mod:`xtgeo.sources`): wall time and peak RSS.
+
+Example: python benchmarks/predict.py --cases cpu --json out/predict_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from xtgeo.config import load_config  # noqa: E402
+from xtgeo.data.normalize import model_input  # noqa: E402
+from xtgeo.inference import Predictor, predict_maps, read_batch  # noqa: E402
+from xtgeo.models import build_model  # noqa: E402
+from xtgeo.postprocess import detections_from_maps  # noqa: E402
+from xtgeo.tiling import Tile, TileGrid  # noqa: E402
+
+console = Console()
+CASES = {
+    "gpu": dict(config="configs/xview3_swin_t_xl.yaml", height=29_400, width=24_400, tile=4096, overlap=512,
+                batch=1, device="cuda", source="memory"),
+    "cpu": dict(config="configs/smoke.yaml", height=8192, width=8192, tile=4096, overlap=512, batch=1,
+                device="cpu", source="geotiff"),
+}
+
+
+def sar_block(rng: np.random.Generator, rows: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sea-clutter-like VV/VH dB rows with a few bright points (a stand-in scene, not a model of one)."""
+    vv = rng.standard_normal((rows, width), dtype=np.float32) * 3.0 - 18.0
+    vh = rng.standard_normal((rows, width), dtype=np.float32) * 3.0 - 26.0
+    for r, c in zip(rng.integers(0, rows, 4), rng.integers(0, width, 4)):
+        vv[max(r - 2, 0): r + 3, max(c - 2, 0): c + 3] = 5.0
+        vh[max(r - 2, 0): r + 3, max(c - 2, 0): c + 3] = -5.0
+    return vv, vh
+
+
+def memory_reader(height: int, width: int, cfg: Any) -> Callable[[Tile], tuple[np.ndarray, np.ndarray]]:
+    """Tiles of an in-memory scene (VV, VH dB arrays), normalised like real reads."""
+    rng = np.random.default_rng(0)
+    vv, vh = np.empty((height, width), np.float32), np.empty((height, width), np.float32)
+    for top in range(0, height, 4096):
+        vv[top: top + 4096], vh[top: top + 4096] = sar_block(rng, min(4096, height - top), width)
+
+    def read(tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = tile.slices
+        valid = np.ones((tile.height, tile.width), dtype=bool)
+        return model_input({"vv_db": vv[rows, cols], "vh_db": vh[rows, cols], "valid": valid}, cfg), valid
+
+    return read
+
+
+def geotiff_reader(height: int, width: int, cfg: Any, folder: Path) -> Callable[[Tile], tuple[np.ndarray, np.ndarray]]:
+    """Write a tiled 2-band GeoTIFF block by block, then read tiles through :mod:`xtgeo.sources`."""
+    import rasterio
+    from affine import Affine
+
+    from xtgeo.sources import find_sources
+
+    path = folder / "scene.tif"
+    profile = dict(driver="GTiff", height=height, width=width, count=2, dtype="float32", crs="EPSG:32631",
+                   transform=Affine(10, 0, 400_000, 0, -10, 6_000_000), tiled=True, blockxsize=512,
+                   blockysize=512, compress="zstd", nodata=-32768.0)
+    rng = np.random.default_rng(0)
+    with rasterio.open(path, "w", **profile) as dst:
+        for top in range(0, height, 512):
+            rows = min(512, height - top)
+            window = rasterio.windows.Window(0, top, width, rows)
+            vv, vh = sar_block(rng, rows, width)
+            dst.write(np.stack([vv, vh]), window=window)
+    (source,) = find_sources(path)
+
+    def read(tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+        bands = source.read_bands(tile)
+        return model_input(bands, cfg), bands["valid"]
+
+    return read
+
+
+def stage_seconds(predictor: Predictor, read: Callable, tile: Tile, repeats: int = 3) -> dict[str, float]:
+    """Seconds per tile of its read (+ normalisation, one thread) and of the model forward, apart."""
+    start = time.perf_counter()
+    for _ in range(repeats):
+        x, valid = read(tile)
+    read_s = (time.perf_counter() - start) / repeats
+    batch = read_batch([tile], lambda _: (x, valid), pin=predictor.device.type == "cuda")
+    sync = torch.cuda.synchronize if predictor.device.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        list(predictor.forward(batch))
+    sync()
+    return {"read_s_per_tile": round(read_s, 3), "model_s_per_tile": round((time.perf_counter() - start) / repeats, 3)}
+
+
+def run_case(name: str, opts: dict[str, Any], workers: int) -> dict[str, Any]:
+    """Build the model and the scene source; on a GPU warm up on one tile untimed; then time the scene."""
+    cfg = load_config(ROOT / opts["config"], [f"model.region_batch={opts['region_batch']}"] if opts.get("region_batch") else [])
+    device = torch.device(opts["device"])
+    model = build_model(cfg.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        if opts["source"] == "memory":
+            read = memory_reader(opts["height"], opts["width"], cfg)
+        else:
+            read = geotiff_reader(opts["height"], opts["width"], cfg, Path(tmp))
+        predictor = Predictor(model, device, opts["batch"])
+        if device.type == "cuda":
+            side = min(opts["tile"], opts["height"], opts["width"])
+            predict_maps(predictor, TileGrid(side, side, side, 0), read, workers=1)
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        grid = TileGrid(opts["height"], opts["width"], opts["tile"], opts["overlap"])
+        start = time.perf_counter()
+        maps = predict_maps(predictor, grid, read, workers=workers)
+        found = detections_from_maps(maps.maps, cfg.postprocess)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        stages = stage_seconds(predictor, read, next(iter(grid)))
+    mpx = opts["height"] * opts["width"] / 1e6
+    return {
+        "case": name, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "scene": f"{opts['height']} x {opts['width']}", "model": opts["config"], "source": opts["source"],
+        "tiles": len(grid), "tile": opts["tile"], "overlap": opts["overlap"], "batch": opts["batch"],
+        "region_batch": cfg.model["region_batch"], "seconds": round(seconds, 2),
+        "mpx_per_s": round(mpx / seconds, 1), "detections": int(len(found["score"])),
+        "peak_gpu_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None,
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        **stages,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="gpu" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--height", type=int, help="override the scene height of every case")
+    parser.add_argument("--width", type=int, help="override the scene width of every case")
+    parser.add_argument("--batch", type=int, help="override the tiles per forward pass")
+    parser.add_argument("--overlap", type=int, help="override the tile overlap")
+    parser.add_argument("--region-batch", type=int, help="override the model's regions per backbone call")
+    parser.add_argument("--device", help="override the device of every case (cpu, cuda)")
+    parser.add_argument("--source", choices=("memory", "geotiff"), help="override the scene source of every case")
+    parser.add_argument("--workers", type=int, default=4, help="tile-reading threads")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    args = parser.parse_args()
+    rows = []
+    for name in args.cases.split(","):
+        opts = dict(CASES[name])
+        opts.update({k: v for k, v in (("height", args.height), ("width", args.width), ("batch", args.batch),
+                                                ("device", args.device), ("source", args.source),
+                                                ("overlap", args.overlap), ("region_batch", args.region_batch)) if v})
+        rows.append(run_case(name, opts, args.workers))
+    table = Table(title="xtgeo predict: whole scene")
+    table.add_column("")
+    for row in rows:
+        table.add_column(row["case"], overflow="fold")
+    for key in rows[0]:
+        table.add_row(key, *(str(row[key]) for row in rows))
+    console.print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

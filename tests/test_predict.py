@@ -1,0 +1,254 @@
+"""``xtgeo predict`` end to end on small synthetic scenes: entry points, outputs and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import torch
+
+import cli
+from pipelines.predict import run_prediction
+from xtgeo import prepared
+from xtgeo.checkpoint import save_checkpoint
+from xtgeo.config import load_config
+from xtgeo.errors import XtgeoError
+from xtgeo.inference import Predictor, TileBatch
+from xtgeo.models import build_model
+from xtgeo.scene import DEFAULT_NODATA
+from xtgeo.synth.make import make_scene
+from xtgeo.tiling import Tile
+
+SMOKE = Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml"
+OPTIONS = dict(tile_size=192, overlap=32, device="cpu", center_threshold=0.0)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Two synthetic scenes and a checkpoint of the smoke model (untrained: weights are not the point)."""
+    root = tmp_path_factory.mktemp("predict")
+    scenes = [make_scene(root / "scenes", height=288, width=320, seed=seed) for seed in (1, 2)]
+    config = load_config(SMOKE)
+    torch.manual_seed(0)
+    model = build_model(config.model)
+    ckpt = save_checkpoint(root / "ckpt.pt", model=model.state_dict(), config=config.to_dict(), step=0,
+                           xtgeo_version="test")
+    return root, scenes, ckpt, config, model
+
+
+def _read(path: Path) -> pd.DataFrame:
+    readers = {".csv": pd.read_csv, ".parquet": gpd.read_parquet}
+    return readers.get(path.suffix, gpd.read_file)(path)
+
+
+def _positions(frame) -> list[tuple[int, int]]:
+    return sorted(zip(frame.detect_scene_row.astype(int), frame.detect_scene_column.astype(int)))
+
+
+def _write_two_band(folder: Path, out: Path) -> Path:
+    with rasterio.open(folder / "VV_dB.tif") as vv, rasterio.open(folder / "VH_dB.tif") as vh:
+        profile = {**vv.profile, "count": 2}
+        with rasterio.open(out, "w", **profile) as dst:
+            dst.write(vv.read(1), 1)
+            dst.write(vh.read(1), 2)
+    return out
+
+
+def _write_prepared(folder: Path, prep_dir: Path) -> Path:
+    """A preprocessed scene made with :mod:`xtgeo.prepared`'s writer from a raw scene's bands."""
+    with rasterio.open(folder / "VV_dB.tif") as vv, rasterio.open(folder / "VH_dB.tif") as vh:
+        v, h, crs, transform = vv.read(1), vh.read(1), vv.crs, vv.transform
+    valid = (v != DEFAULT_NODATA) & (h != DEFAULT_NODATA)
+    zeros = np.zeros_like(v)
+    bands = dict(vv_db=np.where(valid, v, 0), vh_db=np.where(valid, h, 0), valid=valid, land=zeros,
+                 shore_km=zeros, bathymetry_m=zeros)
+    out = prepared.scene_dir(prep_dir, folder.name)
+    out.mkdir(parents=True)
+    with prepared.open_writer(out / prepared.SCENE_FILE, *v.shape, crs, transform) as dst:
+        prepared.write_block(dst, rasterio.windows.Window(0, 0, v.shape[1], v.shape[0]), bands)
+    prepared.write_meta(out / prepared.META_FILE, {"format_version": prepared.FORMAT_VERSION})
+    return out
+
+
+def test_every_entry_point_gives_the_same_detections(world, tmp_path):
+    root, scenes, ckpt, _, _ = world
+    folder = scenes[0].folder
+    entries = {
+        "folder": folder,
+        "vv_tif": folder / "VV_dB.tif",
+        "two_band": _write_two_band(folder, tmp_path / "stack.tif"),
+        "prepared": _write_prepared(folder, tmp_path / "prep"),
+    }
+    entries["prepared_tif"] = entries["prepared"] / prepared.SCENE_FILE
+    found = {name: _read(run_prediction(path, ckpt, tmp_path / f"{name}.csv", **OPTIONS)) for name, path in entries.items()}
+    reference = _positions(found["folder"])
+    assert len(reference) > 0
+    for name, frame in found.items():
+        assert _positions(frame) == reference, name
+    assert set(found["folder"].scene_id) == {folder.name}
+    assert set(found["two_band"].scene_id) == {"stack"}
+    # The synth shoreline beside the raw scene gives distances to shore; the prepared copy has its own none.
+    assert found["folder"].distance_from_shore_km.notna().all()
+    assert found["prepared"].distance_from_shore_km.isna().all()
+
+
+def test_folder_of_scenes_all_formats_and_quicklooks(world, tmp_path):
+    root, scenes, ckpt, _, _ = world
+    outputs = {}
+    for suffix in (".gpkg", ".geojson", ".parquet"):
+        quicklook = tmp_path / f"ql{suffix}.png" if suffix == ".gpkg" else None
+        outputs[suffix] = _read(run_prediction(root / "scenes", ckpt, tmp_path / f"det{suffix}", quicklook=quicklook,
+                                               **OPTIONS))
+    ids = sorted(s.scene_id for s in scenes)
+    for suffix, frame in outputs.items():
+        assert sorted(frame.scene_id.unique()) == ids, suffix
+        assert frame.crs.to_epsg() == 4326
+        assert len(frame) == len(outputs[".gpkg"])
+    for scene_id in ids:
+        png = tmp_path / f"ql.gpkg_{scene_id}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_thresholds_override_the_checkpoint(world, tmp_path):
+    root, scenes, ckpt, config, _ = world
+    low = _read(run_prediction(scenes[0].folder, ckpt, tmp_path / "low.csv", **OPTIONS))
+    high = _read(run_prediction(scenes[0].folder, ckpt, tmp_path / "high.csv", **{**OPTIONS, "center_threshold": 0.9}))
+    assert len(high) < len(low)
+    assert (low.score > 0.0).all() and (high.score > 0.9).all()
+    strict = _read(run_prediction(scenes[0].folder, ckpt, tmp_path / "strict.csv", vessel_threshold=1.0, **OPTIONS))
+    assert not strict.is_vessel.any() and not strict.is_fishing.any()
+
+
+def test_all_nodata_scene_gives_an_empty_file(world, tmp_path):
+    root, scenes, ckpt, _, _ = world
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    for name in ("VV_dB.tif", "VH_dB.tif"):
+        with rasterio.open(scenes[0].folder / name) as src:
+            profile = src.profile
+        with rasterio.open(folder / name, "w", **profile) as dst:
+            dst.write(np.full((profile["height"], profile["width"]), DEFAULT_NODATA, dtype=profile["dtype"]), 1)
+    out = run_prediction(folder, ckpt, tmp_path / "blank.csv", **OPTIONS)
+    frame = pd.read_csv(out)
+    assert len(frame) == 0 and "detect_scene_row" in frame.columns
+
+
+def _cli(capsys, *args) -> tuple[int, str]:
+    """Run ``xtgeo predict ARGS`` in this process as the console script does: (exit status, stderr)."""
+    capsys.readouterr()
+    try:
+        cli.main(["predict", *map(str, args)])
+        status = 0
+    except SystemExit as exit_:
+        status = exit_.code
+    return status, capsys.readouterr().err
+
+
+def test_cli_writes_detections(world, tmp_path, capsys):
+    root, scenes, ckpt, _, _ = world
+    out = tmp_path / "cli.geojson"
+    status, err = _cli(capsys, scenes[0].folder, "--checkpoint", ckpt, "--out", out, "--tile-size", 192, "--overlap", 32,
+                  "--device", "cpu", "--center-threshold", 0.0)
+    assert status == 0, err
+    assert len(gpd.read_file(out)) > 0
+
+
+def _bad_checkpoints(world, tmp_path) -> dict[str, tuple[Path, str]]:
+    root, scenes, ckpt, config, model = world
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(ckpt.read_bytes()[:2000])
+    raw = config.to_dict()
+    two_channels = {**raw, "model": {**raw["model"], "in_chans": 2}}
+    other = {**raw, "model": {**raw["model"], "decoder": {**raw["model"]["decoder"], "width": 16}}}
+    return {
+        "missing": (tmp_path / "nope.pt", "no such checkpoint"),
+        "corrupt": (corrupt, "not a readable checkpoint"),
+        "channels": (save_checkpoint(tmp_path / "chans.pt", model=model.state_dict(), config=two_channels),
+                     "takes 2 input channels, but scenes give 3"),
+        "weights": (save_checkpoint(tmp_path / "other.pt", model=model.state_dict(), config=other),
+                    "weights do not fit"),
+    }
+
+
+def test_bad_checkpoints_fail_with_one_line_and_no_output(world, tmp_path, capsys):
+    root, scenes, _, _, _ = world
+    outputs = tmp_path / "out"
+    for name, (path, message) in _bad_checkpoints(world, tmp_path).items():
+        status, err = _cli(capsys, scenes[0].folder, "--checkpoint", path, "--out", outputs / f"{name}.csv",
+                           "--device", "cpu")
+        assert status == 1, name
+        assert err.startswith("error: ") and message in err, (name, err)
+        assert len(err.strip().splitlines()) == 1, err
+    assert not outputs.exists() or not any(outputs.iterdir())
+
+
+def test_bad_paths_fail_before_any_work(world, tmp_path):
+    root, scenes, ckpt, _, _ = world
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cases = [
+        (scenes[0].folder, blocker / "d.csv", "writable folder"),
+        (scenes[0].folder, tmp_path / "d.shp", "unsupported output format"),
+        (tmp_path / "nowhere", tmp_path / "d.csv", "no such scene"),
+        (blocker, tmp_path / "d.csv", "unreadable GeoTIFF"),
+    ]
+    for scene, out, message in cases:
+        with pytest.raises(XtgeoError, match=message):
+            run_prediction(scene, ckpt, out, **OPTIONS)
+    with pytest.raises(XtgeoError, match="at most half"):
+        run_prediction(scenes[0].folder, ckpt, tmp_path / "d.csv", **{**OPTIONS, "overlap": 150})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+class OomAboveOne(torch.nn.Module):
+    """Raises the GPU out-of-memory error for batches of more than one tile."""
+
+    def forward(self, x):
+        if x.shape[0] > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return {h: x[:, :1] for h in ("center", "vessel", "fishing", "length")}
+
+
+def test_out_of_memory_halves_the_batch_then_advises():
+    tiles = [Tile(0, 8 * k, 8, 8, 0, k) for k in range(4)]
+    batch = TileBatch(tiles, torch.arange(4.0).view(4, 1, 1, 1).expand(4, 2, 8, 8).contiguous(),
+                      torch.ones(4, 8, 8, dtype=torch.bool))
+    predictor = Predictor(OomAboveOne(), "cpu", batch_size=4)
+    out = list(predictor.forward(batch))
+    assert predictor.batch_size == 1
+    assert [t for t, _ in out] == tiles
+    np.testing.assert_allclose([float(o["length"][0, 0]) for _, o in out], [0, 1, 2, 3])
+
+    class AlwaysOom(torch.nn.Module):
+        def forward(self, x):
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    with pytest.raises(XtgeoError, match="smaller --tile-size"):
+        list(Predictor(AlwaysOom(), "cpu", batch_size=2).forward(batch))
+
+
+def test_detections_at_the_objects_once_trained(prepared_dataset, tmp_path):
+    """A few smoke training steps already put the strongest centre peaks on the labelled objects."""
+    from pipelines.train import checkpoint_path, run_training
+    from scipy.spatial import cKDTree
+
+    run = run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=(
+        "data.object_fraction=1.0", "data.val_scenes_count=1", "train.validation=none", "train.steps=12",
+        "train.epoch_steps=12", "train.checkpoint_every=12"))
+    out = run_prediction(prepared_dataset, checkpoint_path(run), tmp_path / "det.parquet", tile_size=512,
+                         overlap=64, device="cpu", center_threshold=0.0)
+    found = gpd.read_parquet(out)
+    labels = pd.read_parquet(prepared_dataset / prepared.LABELS_FILE)
+    assert sorted(found.scene_id.unique()) == sorted(labels.scene_id.unique())
+    assert found.distance_from_shore_km.notna().all()
+    hits = total = 0
+    for scene_id, truth in labels.groupby("scene_id"):
+        top = found[found.scene_id == scene_id].nlargest(len(truth), "score")
+        tree = cKDTree(truth[["detect_scene_row", "detect_scene_column"]].to_numpy())
+        distance, _ = tree.query(top[["detect_scene_row", "detect_scene_column"]].to_numpy())
+        hits, total = hits + int((distance <= 5).sum()), total + len(truth)
+    assert hits >= total / 2, f"only {hits} of the {total} strongest peaks are at labelled objects"

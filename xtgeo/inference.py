@@ -1,0 +1,143 @@
+"""Whole-scene inference: prefetched tile batches → xT model → blended full-scene maps.
+
+``read_tile(tile) -> (x, valid)`` supplies one tile's model input, float32 (C, h, w), and its
+validity mask, bool (h, w); it is called from reader threads (give each thread its own file
+handle). Tiles without any valid pixel are skipped. Imports only numpy and torch.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+from xtgeo.errors import XtgeoError
+from xtgeo.tiling import HEADS, SceneMaps, Tile, TileGrid
+
+T = TypeVar("T")
+R = TypeVar("R")
+TileReader = Callable[[Tile], tuple[np.ndarray, np.ndarray]]
+PROBABILITY_HEADS = ("center", "vessel", "fishing")
+
+
+def prefetch(fn: Callable[[T], R], items: Iterable[T], workers: int = 2, depth: int = 3) -> Iterator[R]:
+    """``map(fn, items)`` run ahead in ``workers`` threads, at most ``depth`` results pending, in order."""
+    items = iter(items)
+    with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="xtgeo-read") as pool:
+        pending = deque(pool.submit(fn, item) for item in islice(items, max(depth, 1)))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                pending.extend(pool.submit(fn, item) for item in islice(items, 1))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter)."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+class TileBatch:
+    """Tiles read together: their model input (B, C, h, w) and validity (B, h, w) as tensors."""
+
+    def __init__(self, tiles: list[Tile], x: torch.Tensor, valid: torch.Tensor):
+        self.tiles, self.x, self.valid = tiles, x, valid
+
+
+def read_batch(tiles: list[Tile], read_tile: TileReader, pin: bool) -> TileBatch:
+    """Read tiles, drop those with no valid pixel, stack the rest (pinned for fast copies to a GPU)."""
+    kept, xs, valids = [], [], []
+    for tile in tiles:
+        x, valid = read_tile(tile)
+        if valid.any():
+            kept.append(tile)
+            xs.append(x)
+            valids.append(valid)
+    if not kept:
+        return TileBatch([], torch.empty(0), torch.empty(0))
+    x, valid = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(valids))
+    if pin:
+        x, valid = x.pin_memory(), valid.pin_memory()
+    return TileBatch(kept, x, valid)
+
+
+def head_outputs(raw: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Model outputs (B, 1, h, w) → probabilities / metres (B, h, w); centre is 0 on nodata."""
+    out = {h: raw[h][:, 0].float() for h in HEADS}
+    for head in PROBABILITY_HEADS:
+        out[head] = torch.sigmoid(out[head])
+    out["center"] = out["center"] * valid
+    return out
+
+
+class Predictor:
+    """Runs a model over tile batches on one device, halving the batch on GPU out-of-memory."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device | str, batch_size: int = 1):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.batch_size = max(int(batch_size), 1)
+        self.autocast = self.device.type == "cuda"
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # every tile has the same shape
+
+    def _forward(self, x: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = x.to(self.device, non_blocking=True)
+        valid = valid.to(self.device, non_blocking=True)
+        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
+            return head_outputs(self.model(x), valid)
+
+    def forward(self, batch: TileBatch) -> Iterator[tuple[Tile, dict[str, torch.Tensor]]]:
+        """(tile, outputs) for every tile of the batch, in chunks of the current batch size."""
+        start = 0
+        while start < len(batch.tiles):
+            stop = start + self.batch_size
+            try:
+                out = self._forward(batch.x[start:stop], batch.valid[start:stop])
+            except torch.OutOfMemoryError:
+                self._shrink(batch)
+                continue
+            for k, tile in enumerate(batch.tiles[start:stop]):
+                yield tile, {h: v[k] for h, v in out.items()}
+            start = stop
+
+    def _shrink(self, batch: TileBatch) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        if self.batch_size == 1:
+            h, w = batch.x.shape[-2:]
+            raise XtgeoError(
+                f"out of memory on {self.device} with one {h}x{w} tile: use a smaller --tile-size "
+                "(e.g. half), a smaller region_batch in the model config, or --device cpu"
+            )
+        self.batch_size //= 2
+
+
+def predict_maps(
+    predictor: Predictor,
+    grid: TileGrid,
+    read_tile: TileReader,
+    *,
+    workers: int = 2,
+    on_tiles: Callable[[int], Any] | None = None,
+) -> SceneMaps:
+    """Blend the model's outputs over every tile of ``grid`` into :class:`SceneMaps` on its device."""
+    maps = SceneMaps(grid, predictor.device)
+    pin = predictor.device.type == "cuda"
+    tiles = batched(grid, predictor.batch_size)
+    for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_tile, pin), len(ts)), tiles, workers, workers + 1):
+        for tile, outputs in predictor.forward(batch):
+            maps.add(tile, outputs)
+        if on_tiles is not None:
+            on_tiles(chunk_size)
+    return maps

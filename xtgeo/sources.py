@@ -1,0 +1,124 @@
+"""Scenes to predict on: found under a path, read tile by tile as ``vv_db, vh_db, valid`` bands.
+
+A path may be a raw scene (folder, ``VV_dB.tif`` or 2-band GeoTIFF, via :func:`xtgeo.scene.open_scene`),
+a preprocessed scene (``PREP_DIR/<scene_id>/`` or its ``scene.tif``, :mod:`xtgeo.prepared`), or a
+folder of either. The shoreline file ``<parent>/shoreline/<scene_id>_shoreline.npy`` (written by
+both ``synth`` and ``preprocess``) gives the distance to shore when it is present.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.errors import RasterioError
+from rasterio.windows import Window
+
+from xtgeo import prepared
+from xtgeo.atomic import is_temporary
+from xtgeo.errors import SceneError
+from xtgeo.scene import DEFAULT_NODATA, VV_FILE, BandRef, Scene, open_scene
+from xtgeo.shore import distance_at_points_km, read_shoreline
+from xtgeo.tiling import Tile
+
+
+@dataclass(frozen=True)
+class SceneSource:
+    """A scene to predict on: its grid and bands; ``valid`` is a band of prepared scenes only."""
+
+    scene: Scene
+    valid: BandRef | None = None
+    shoreline: Path | None = None
+
+    @property
+    def scene_id(self) -> str:
+        return self.scene.scene_id
+
+    def read_bands(self, tile: Tile) -> dict[str, np.ndarray]:
+        """``vv_db``, ``vh_db`` (float32) and ``valid`` (bool) of one tile (thread-safe: opens per call)."""
+        window = Window(tile.col, tile.row, tile.width, tile.height)
+        refs = {"vv_db": self.scene.vv, "vh_db": self.scene.vh}
+        if self.valid is not None:
+            refs["valid"] = self.valid
+        bands = {}
+        try:
+            for path in {ref.path for ref in refs.values()}:
+                names = [n for n, ref in refs.items() if ref.path == path]
+                with rasterio.open(path) as src:
+                    data = src.read([refs[n].index for n in names], window=window, out_dtype=np.float32)
+                bands.update(zip(names, data))
+        except RasterioError as err:
+            raise SceneError(f"{self.scene.root}: cannot read tile at row {tile.row}, col {tile.col} ({err})") from None
+        vv, vh = bands["vv_db"], bands["vh_db"]
+        valid = np.isfinite(vv) & np.isfinite(vh)
+        if self.valid is None:
+            valid &= (vv != self.scene.nodata) & (vh != self.scene.nodata)
+        else:
+            valid &= bands["valid"] > 0
+        return {"vv_db": vv, "vh_db": vh, "valid": valid}
+
+    def distance_to_shore_km(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+        """Distance (km) from each pixel to the shoreline; None without a shoreline file."""
+        if self.shoreline is None:
+            return None
+        distance = distance_at_points_km(np.stack([rows, cols], axis=1), read_shoreline(self.shoreline))
+        return np.where(np.isfinite(distance), distance, np.nan)
+
+
+def _shoreline(parent: Path, scene_id: str) -> Path | None:
+    path = parent / prepared.SHORELINE_DIR / f"{scene_id}_shoreline.npy"
+    return path if path.is_file() else None
+
+
+def open_prepared(folder: Path) -> SceneSource:
+    """A preprocessed scene folder (``scene.tif`` with the bands of :data:`xtgeo.prepared.BANDS`)."""
+    tif = folder / prepared.SCENE_FILE
+    try:
+        with rasterio.open(tif) as src:
+            descriptions, crs, transform = tuple(src.descriptions), src.crs, src.transform
+            height, width = src.height, src.width
+    except (RasterioError, OSError) as err:
+        raise SceneError(f"{tif}: unreadable GeoTIFF ({err})") from None
+    if descriptions != prepared.BANDS:
+        raise SceneError(f"{tif}: band descriptions {descriptions} are not {prepared.BANDS}")
+    ref = lambda name: BandRef(tif, prepared.band_index(name))  # noqa: E731
+    scene = Scene(folder.name, folder, ref("vv_db"), ref("vh_db"), {}, height, width, crs, transform, DEFAULT_NODATA)
+    return SceneSource(scene, ref("valid"), _shoreline(folder.parent, folder.name))
+
+
+def open_raw(path: Path) -> SceneSource:
+    """A raw scene: folder, ``VV_dB.tif`` (VH beside) or 2-band GeoTIFF; all-nodata is allowed."""
+    scene = open_scene(path, check_data=False)
+    return SceneSource(scene, None, _shoreline(scene.root.parent, scene.scene_id))
+
+
+def _is_prepared(folder: Path) -> bool:
+    return (folder / prepared.SCENE_FILE).is_file()
+
+
+def _is_raw(folder: Path) -> bool:
+    return (folder / VV_FILE).is_file()
+
+
+def find_sources(path: str | os.PathLike) -> list[SceneSource]:
+    """Every scene at ``path`` (see the module doc), sorted by scene id; SceneError if none."""
+    path = Path(path)
+    if path.is_file():
+        if path.name == prepared.SCENE_FILE and (path.parent / prepared.META_FILE).is_file():
+            return [open_prepared(path.parent)]
+        return [open_raw(path)]
+    if not path.is_dir():
+        raise SceneError(f"{path}: no such scene, GeoTIFF or folder")
+    if _is_prepared(path):
+        return [open_prepared(path)]
+    if _is_raw(path):
+        return [open_raw(path)]
+    sources = [open_prepared(p) if _is_prepared(p) else open_raw(p)
+               for p in sorted(path.iterdir())
+               if p.is_dir() and not is_temporary(p) and (_is_prepared(p) or _is_raw(p))]
+    if not sources:
+        raise SceneError(f"{path}: holds no scene (no {VV_FILE} or {prepared.SCENE_FILE} in it or its sub-folders)")
+    return sorted(sources, key=lambda s: s.scene_id)
