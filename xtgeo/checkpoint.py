@@ -1,0 +1,68 @@
+"""Training checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
+
+A checkpoint is a dict of tensors and plain Python values only (``model``, ``optimizer``,
+``scheduler``, ``step``, ``rng``, ``config``, ``xtgeo_version``), so loading one can never run code.
+"""
+
+from __future__ import annotations
+
+import pickle
+import random
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from xtgeo.atomic import atomic_path
+from xtgeo.errors import XtgeoError
+
+
+def save_checkpoint(path: str | Path, **parts: Any) -> Path:
+    """Write ``parts`` as one checkpoint file at ``path`` (temp file, then rename)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save(parts, tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; missing or unreadable files raise XtgeoError."""
+    path = Path(path)
+    if not path.is_file():
+        raise XtgeoError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise XtgeoError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise XtgeoError(f"{path}: not an xtgeo checkpoint (no model weights)")
+    return ckpt
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    """The torch (CPU and CUDA), NumPy and Python random states, as tensors."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+        "numpy_extra": torch.tensor([pos, has_gauss], dtype=torch.int64),
+        "numpy_gauss": torch.tensor([cached], dtype=torch.float64),
+        "python": torch.tensor(random.getstate()[1], dtype=torch.int64),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor]) -> None:
+    """Restore the states saved by :func:`rng_state`."""
+    torch.set_rng_state(state["torch"])
+    pos, has_gauss = (int(v) for v in state["numpy_extra"])
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss,
+                         float(state["numpy_gauss"][0])))
+    random.setstate((3, tuple(int(v) for v in state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(list(state["cuda"]))

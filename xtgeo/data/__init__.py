@@ -1,0 +1,1 @@
+"""Training data: model input normalisation, targets from labels, augmentation, torchgeo crops."""

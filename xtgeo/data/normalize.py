@@ -1,0 +1,50 @@
+"""Model input from SAR bands: clipped, standardised dB with nodata as 0, plus a validity channel.
+
+Shared by ``train`` and ``predict`` (the contract): :func:`model_input` takes the bands of a
+preprocessed scene (at least ``vv_db``, ``vh_db``, ``valid``) and the run config, and returns the
+float32 (C, H, W) array the model sees; :func:`input_channels` says how many channels that is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+POLARISATIONS = ("vv", "vh")
+_DEFAULTS = {"db_min": -50.0, "db_max": 20.0, "vv_mean": -18.0, "vv_std": 6.0, "vh_mean": -26.0,
+             "vh_std": 6.0, "validity_channel": True}
+
+
+def _data_section(cfg: Any) -> dict[str, Any]:
+    """The normalisation keys of ``cfg``: a whole config (dict or Config) or its ``data`` section."""
+    data = cfg.get("data", cfg) if isinstance(cfg, Mapping) else getattr(cfg, "data", cfg)
+    get = data.get if isinstance(data, Mapping) else lambda k, d: getattr(data, k, d)
+    return {key: get(key, default) for key, default in _DEFAULTS.items()}
+
+
+def input_channels(cfg: Any) -> int:
+    """Number of model input channels: VV, VH, and the validity mask when configured."""
+    return len(POLARISATIONS) + int(bool(_data_section(cfg)["validity_channel"]))
+
+
+def model_input(bands: Mapping[str, np.ndarray], cfg: Any) -> np.ndarray:
+    """Normalised float32 (C, H, W) input from ``bands`` (``vv_db``, ``vh_db``, ``valid``: (H, W)).
+
+    Each polarisation is clipped to [db_min, db_max] and standardised with its mean and std;
+    pixels that are not valid (nodata, or non-finite dB) become 0. With ``validity_channel``
+    the validity mask (1.0 / 0.0) is appended as the last channel.
+    """
+    opts = _data_section(cfg)
+    valid = np.asarray(bands["valid"]) > 0
+    channels = []
+    for pol in POLARISATIONS:
+        db = np.asarray(bands[f"{pol}_db"], dtype=np.float32)
+        valid = valid & np.isfinite(db)
+        channels.append((np.clip(db, opts["db_min"], opts["db_max"]) - opts[f"{pol}_mean"]) / opts[f"{pol}_std"])
+    out = np.stack(channels).astype(np.float32, copy=False)
+    out[:, ~valid] = 0.0
+    if opts["validity_channel"]:
+        out = np.concatenate([out, valid[None].astype(np.float32)])
+    return out

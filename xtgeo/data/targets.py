@@ -1,0 +1,98 @@
+"""Training targets for one crop, drawn from xView3 labels in scene pixel coordinates.
+
+Maps (each float32, the crop's (H, W)):
+
+- ``center``: a Gaussian (sigma ``center_sigma_px``) around every object, exactly 1.0 at the
+  object's pixel; overlapping objects take the maximum.
+- ``center_weight``: 1.0 where the centre loss applies, 0.0 where it is ignored (see below).
+- ``vessel`` / ``fishing``: 1.0 or 0.0 on a disc of radius ``disc_radius_px`` around each object
+  whose ``is_vessel`` / ``is_fishing`` is known; :data:`IGNORE` (-1) elsewhere and where unknown.
+  Background carries no vessel/fishing loss: those heads are read only at detected centres.
+- ``length``: the vessel length in metres on the same discs where it is known (> 0), else 0.
+
+LOW-confidence rule (``data.low_confidence``). The official xView3 scorer drops predictions that
+match a LOW-confidence label: such an object is neither a hit nor a miss. The default ``ignore``
+mirrors that: a LOW object is not drawn as a positive and the centre loss is switched off
+(``center_weight`` 0) on its disc, so the model is neither rewarded nor punished there; its
+vessel/fishing/length values are not used either. ``positive`` treats LOW objects like the others;
+``drop`` removes them, so the place where they are counts as background.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+IGNORE = -1.0
+
+
+def _number(value: Any) -> float:
+    """A label value as a float; NaN when unknown (None, NA, NaN, empty or unparsable text)."""
+    if isinstance(value, str):
+        value = {"true": 1.0, "false": 0.0}.get(value.strip().lower(), value.strip() or None)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _known(values: pd.Series) -> np.ndarray:
+    """float array with NaN for unknown entries."""
+    return np.array([_number(v) for v in values.astype(object)], dtype=float)
+
+
+def _window(r: int, c: int, radius: int, shape: tuple[int, int]) -> tuple[slice, slice, np.ndarray, np.ndarray]:
+    """Crop-clipped slices around (r, c) and the row/col offsets of the window's pixels."""
+    r0, r1 = max(r - radius, 0), min(r + radius + 1, shape[0])
+    c0, c1 = max(c - radius, 0), min(c + radius + 1, shape[1])
+    return slice(r0, r1), slice(c0, c1), np.arange(r0, r1)[:, None] - r, np.arange(c0, c1)[None, :] - c
+
+
+def crop_targets(labels: pd.DataFrame, row0: int, col0: int, shape: tuple[int, int], data_cfg: Any) -> dict[str, np.ndarray]:
+    """Target maps for the crop whose top-left scene pixel is (row0, col0) and size ``shape``.
+
+    ``labels`` holds one scene's xView3 labels (``detect_scene_row``, ``detect_scene_column``,
+    ``is_vessel``, ``is_fishing``, ``vessel_length_m``, ``confidence``); objects outside the crop
+    contribute only the parts of their Gaussian/disc that fall inside it.
+    """
+    sigma, radius = float(data_cfg.center_sigma_px), int(data_cfg.disc_radius_px)
+    reach = max(int(np.ceil(3 * sigma)), radius)
+    h, w = shape
+    maps = {
+        "center": np.zeros(shape, np.float32),
+        "center_weight": np.ones(shape, np.float32),
+        "vessel": np.full(shape, IGNORE, np.float32),
+        "fishing": np.full(shape, IGNORE, np.float32),
+        "length": np.zeros(shape, np.float32),
+    }
+    if labels.empty:
+        return maps
+    rows = np.rint(labels["detect_scene_row"].to_numpy(float)).astype(int) - row0
+    cols = np.rint(labels["detect_scene_column"].to_numpy(float)).astype(int) - col0
+    near = (rows >= -reach) & (rows < h + reach) & (cols >= -reach) & (cols < w + reach)
+    objects = labels[near]
+    rows, cols = rows[near], cols[near]
+    low = objects["confidence"].astype(str).str.upper().eq("LOW").to_numpy() if "confidence" in objects else np.zeros(len(objects), bool)
+    if data_cfg.low_confidence == "drop":
+        keep = ~low
+        objects, rows, cols, low = objects[keep], rows[keep], cols[keep], low[keep]
+    elif data_cfg.low_confidence == "positive":
+        low = np.zeros_like(low)
+    vessel, fishing = _known(objects["is_vessel"]), _known(objects["is_fishing"])
+    length = _known(objects["vessel_length_m"])
+    for i, (r, c) in enumerate(zip(rows, cols)):
+        rs, cs, dr, dc = _window(r, c, reach, shape)
+        dist2 = dr**2 + dc**2
+        if low[i]:
+            maps["center_weight"][rs, cs][dist2 <= radius**2] = 0.0
+            continue
+        np.maximum(maps["center"][rs, cs], np.exp(-dist2 / (2 * sigma**2)), out=maps["center"][rs, cs])
+        disc = dist2 <= radius**2
+        for name, values in (("vessel", vessel), ("fishing", fishing)):
+            if np.isfinite(values[i]):
+                maps[name][rs, cs][disc] = float(values[i] > 0.5)
+        if np.isfinite(length[i]) and length[i] > 0:
+            maps["length"][rs, cs][disc] = length[i]
+    return maps

@@ -1,0 +1,72 @@
+"""xView3 training losses: centre heatmap (focal or MSE), vessel/fishing (BCE + dice with
+ignore), length (relative L1); weighted by the ``loss`` section of the config.
+
+Every term is computed in float32 and always stays attached to the graph (an empty mask gives a
+zero that still has a gradient path), so every head receives gradients on every step (DDP needs it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from xtgeo.data.targets import IGNORE
+
+
+def _zero(x: torch.Tensor) -> torch.Tensor:
+    return x.sum() * 0.0
+
+
+def center_focal(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, alpha: float = 2.0,
+                 beta: float = 4.0) -> torch.Tensor:
+    """Penalty-reduced focal loss (CenterNet) normalised by the number of object centres."""
+    pos = target >= 1.0 - 1e-4
+    prob = torch.sigmoid(logits)
+    pos_term = (1 - prob) ** alpha * F.logsigmoid(logits)
+    neg_term = (1 - target) ** beta * prob**alpha * F.logsigmoid(-logits)
+    loss = -torch.where(pos, pos_term, neg_term) * weight
+    return loss.sum() / (pos & (weight > 0)).sum().clamp(min=1)
+
+
+def center_mse(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Weighted mean squared error between the sigmoid heatmap and the Gaussian target."""
+    return ((torch.sigmoid(logits) - target) ** 2 * weight).sum() / weight.sum().clamp(min=1)
+
+
+def bce_dice(logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 0.5) -> torch.Tensor:
+    """``(1 - dice_weight)·BCE + dice_weight·(1 - dice)`` over the pixels whose target is not IGNORE."""
+    mask = target != IGNORE
+    if not mask.any():
+        return _zero(logits)
+    x, t = logits[mask], target[mask]
+    bce = F.binary_cross_entropy_with_logits(x, t)
+    prob = torch.sigmoid(x)
+    dice = (2 * (prob * t).sum() + 1.0) / (prob.sum() + t.sum() + 1.0)
+    return (1 - dice_weight) * bce + dice_weight * (1 - dice)
+
+
+def relative_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean of |pred - target| / target over the pixels with a known length (target > 0)."""
+    mask = target > 0
+    if not mask.any():
+        return _zero(pred)
+    return ((pred[mask] - target[mask]).abs() / target[mask]).mean()
+
+
+def xview3_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cfg: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Total weighted loss and its (detached) parts ``center, vessel, fishing, length``."""
+    out = {k: v.float() for k, v in outputs.items()}
+    if cfg.center == "focal":
+        center = center_focal(out["center"], batch["center"], batch["center_weight"], cfg.focal_alpha, cfg.focal_beta)
+    else:
+        center = center_mse(out["center"], batch["center"], batch["center_weight"])
+    parts = {
+        "center": center,
+        "vessel": bce_dice(out["vessel"], batch["vessel"], cfg.dice_weight),
+        "fishing": bce_dice(out["fishing"], batch["fishing"], cfg.dice_weight),
+        "length": relative_l1(out["length"], batch["length"]),
+    }
+    total = sum(getattr(cfg, f"{name}_weight") * value for name, value in parts.items())
+    return total, {name: value.detach() for name, value in parts.items()}
