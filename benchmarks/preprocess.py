@@ -1,0 +1,143 @@
+"""Benchmark `xtgeo preprocess`: wall time against a plain rasterio read of the same VV/VH bytes,
+peak RSS of the whole process tree (client + Dask workers), and growth with scene area.
+
+    python benchmarks/preprocess.py --sizes 2048 4096 8192 --full --workers 2
+
+For each size a synthetic square scene (``--full``: one 29,400 × 24,400 scene, about 15 minutes to
+make on 2 busy cores) is made once under ``--cache`` with ``xtgeo.synth`` and reused. The read
+baseline reads VV and VH window by window (the blocks preprocess uses) in a fresh process, after
+a first read that warms the page cache; the preprocess run then starts from the same warm cache
+with a fresh output folder, on a LocalCluster started beforehand. The machine's 1-minute load
+average is shown next to each row: on a shared machine both timings stretch with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipelines.preprocess import DEFAULT_CHUNK, dask_client, run_preprocess  # noqa: E402
+from xtgeo.synth import make_dataset  # noqa: E402
+
+FULL = (29_400, 24_400)
+#: The plain read, run in a fresh process so that neither side inherits the other's GDAL cache.
+PLAIN_READ = """
+import sys, time
+from pathlib import Path
+import rasterio
+from xtgeo.ingest import block_windows
+root, chunk = Path(sys.argv[1]), int(sys.argv[2])
+start = time.perf_counter()
+for folder in sorted(p for p in root.iterdir() if (p / "VV_dB.tif").exists()):
+    for name in ("VV_dB.tif", "VH_dB.tif"):
+        with rasterio.open(folder / name) as src:
+            for window in block_windows(src.height, src.width, chunk):
+                src.read(1, window=window)
+print(time.perf_counter() - start)
+"""
+
+
+class PeakRss:
+    """Samples the summed RSS of this process and all its children in a background thread."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def scene_folder(cache: Path, height: int, width: int) -> Path:
+    """A one-scene synthetic dataset of the given size (made once)."""
+    root = cache / f"synth-{height}x{width}"
+    if not (root / "labels.csv").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        make_dataset(root, scenes=1, height=height, width=width, seed=7)
+    return root
+
+
+def plain_read_seconds(root: Path, chunk: int) -> float:
+    """Seconds a fresh process takes to read VV and VH of every scene under ``root`` window by window."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", PLAIN_READ, str(root), str(chunk)],
+                          check=True, capture_output=True, text=True, env=env)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="*", default=[2048, 4096], help="square scene sides")
+    parser.add_argument("--full", action="store_true", help="also a full 29,400 × 24,400 scene")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/xtgeo-bench"))
+    args = parser.parse_args()
+    shapes = [(s, s) for s in args.sizes] + ([FULL] if args.full else [])
+    console = Console()
+    table = Table(title=f"xtgeo preprocess, {args.workers} workers, chunk {args.chunk}, {psutil.cpu_count()} cores,"
+                        f" {psutil.virtual_memory().total / 2**30:.0f} GiB")
+    for column in ("scene", "Mpx", "plain read s", "preprocess s", "ratio", "s per Mpx", "peak RSS GB", "load 1 min"):
+        table.add_column(column, justify="right")
+    roots = [scene_folder(args.cache, height, width) for height, width in shapes]
+    start = time.perf_counter()
+    with dask_client(args.workers) as client:
+        client.run(lambda: __import__("xtgeo.ingest"))  # workers import what the tasks need
+        console.print(f"LocalCluster start ({args.workers} workers): {time.perf_counter() - start:.1f} s")
+        for (height, width), root in zip(shapes, roots):
+            run_one(client, root, height, width, args.chunk, table)
+            console.print(table)
+
+
+def run_one(client, root: Path, height: int, width: int, chunk: int, table: Table) -> None:
+    """Time one scene's plain read and preprocess (on the running cluster) and add a table row."""
+    plain_read_seconds(root, chunk)  # warm the page cache
+    load = [os.getloadavg()[0]]
+    read_s = plain_read_seconds(root, chunk)
+    out = root.parent / f"prep-{height}x{width}"
+    shutil.rmtree(out, ignore_errors=True)
+    load.append(os.getloadavg()[0])
+    with PeakRss() as rss:
+        start = time.perf_counter()
+        report = run_preprocess(root, out, client=client, chunk=chunk, console=Console(quiet=True))
+        prep_s = time.perf_counter() - start
+    load.append(os.getloadavg()[0])
+    if report.failed:
+        raise SystemExit(f"preprocess failed: {report.failed}")
+    mpx = height * width / 1e6
+    table.add_row(f"{height} × {width}", f"{mpx:.0f}", f"{read_s:.1f}", f"{prep_s:.1f}", f"{prep_s / read_s:.2f}×",
+                  f"{prep_s / mpx:.3f}", f"{rss.peak / 2**30:.2f}", " / ".join(f"{x:.1f}" for x in load))
+    shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""`xtgeo preprocess` on real synthetic scenes through a real Dask LocalCluster."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from dask.distributed import Client, LocalCluster
+from rasterio.crs import CRS
+
+from pipelines.preprocess import run_preprocess
+from xtgeo import prepared
+from xtgeo.atomic import is_temporary
+from xtgeo.distance import DEFAULT_CAP_PX
+from xtgeo.errors import LabelError
+from xtgeo.shore import distance_at_points_km, distance_to_land_km, land_contours, read_shoreline
+from xtgeo.synth import make_dataset
+
+HEIGHT, WIDTH, CHUNK = 300, 260, 64
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as c:
+            yield c
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("scenes")
+    make_dataset(root, scenes=2, height=HEIGHT, width=WIDTH, seed=3)  # both scenes have sea and land
+    return root
+
+
+@pytest.fixture(scope="module")
+def prep(scenes, client, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prep")
+    report = run_preprocess(scenes, out, scenes / "labels.csv", client=client, chunk=CHUNK)
+    return out, report
+
+
+def scene_ids(scenes):
+    return sorted(p.name for p in scenes.iterdir() if (p / "VV_dB.tif").exists())
+
+
+def read_source(path):
+    with rasterio.open(path) as src:
+        return src.read(1), src.profile
+
+
+def expected_land(scene_folder, profile):
+    """Land by looking up the owiMask cell holding each 10 m pixel centre (independent of warping)."""
+    with rasterio.open(scene_folder / "owiMask.tif") as mask:
+        rows, cols = np.mgrid[0 : profile["height"], 0 : profile["width"]]
+        xs, ys = profile["transform"] * (cols + 0.5, rows + 0.5)
+        r, c = rasterio.transform.rowcol(mask.transform, xs.ravel(), ys.ravel())
+        return (mask.read(1)[np.asarray(r), np.asarray(c)] == 1).reshape(rows.shape)
+
+
+def test_bands_georeferencing_and_shoreline_are_right(scenes, prep):
+    out, report = prep
+    assert [o.status for o in report.outcomes] == ["done", "done"]
+    for sid in scene_ids(scenes):
+        vv, profile = read_source(scenes / sid / "VV_dB.tif")
+        vh, _ = read_source(scenes / sid / "VH_dB.tif")
+        with rasterio.open(out / sid / prepared.SCENE_FILE) as src:
+            assert src.descriptions == prepared.BANDS
+            assert (src.height, src.width, src.crs) == (profile["height"], profile["width"], profile["crs"])
+            assert src.transform == profile["transform"]
+            assert src.profile["tiled"] and src.compression is not None
+        bands = prepared.read_bands(out, sid)
+        valid = np.isfinite(vv) & np.isfinite(vh) & (vv != profile["nodata"]) & (vh != profile["nodata"])
+        assert 0 < valid.sum() < valid.size  # synth scenes have a nodata swath edge
+        np.testing.assert_array_equal(bands["valid"], valid)
+        np.testing.assert_array_equal(bands["vv_db"], np.where(valid, vv, 0))
+        np.testing.assert_array_equal(bands["vh_db"], np.where(valid, vh, 0))
+
+        land = bands["land"].astype(bool)
+        np.testing.assert_array_equal(land, expected_land(scenes / sid, profile))
+        assert 0 < land.mean() < 1
+        # the shore distance equals a direct EDT of the land band (scene smaller than the cap)
+        assert max(HEIGHT, WIDTH) < DEFAULT_CAP_PX
+        np.testing.assert_allclose(bands["shore_km"], distance_to_land_km(land), atol=1e-6)
+        assert np.isfinite(bands["bathymetry_m"]).mean() > 0.9
+
+        # shoreline: the official tracing of the land band, and what `score` measures at sea
+        contours = read_shoreline(prepared.shoreline_path(out, sid))
+        reference = land_contours(land, block=CHUNK)
+        assert len(contours) == len(reference) > 0
+        assert all(np.array_equal(a, b) for a, b in zip(contours, reference))
+        sea = np.argwhere(~land)[::97]
+        np.testing.assert_allclose(
+            distance_at_points_km(sea, contours), bands["shore_km"][sea[:, 0], sea[:, 1]], atol=1e-5
+        )
+
+        meta = prepared.read_meta(out, sid)
+        assert meta["stats"]["vv_db"]["count"] == valid.sum()
+        assert meta["stats"]["vv_db"]["mean"] == pytest.approx(vv[valid].mean(dtype=np.float64), rel=1e-6)
+        assert meta["stats"]["vh_db"]["p01"] <= meta["stats"]["vh_db"]["p50"] <= meta["stats"]["vh_db"]["p99"]
+        assert (meta["height"], meta["width"]) == (HEIGHT, WIDTH)
+        assert CRS.from_string(meta["crs"]) == profile["crs"]
+
+
+def test_labels_are_joined_to_their_scenes(scenes, prep):
+    out, report = prep
+    source = pd.read_csv(scenes / "labels.csv")
+    table = pd.read_parquet(out / prepared.LABELS_FILE)
+    assert len(table) == len(source) == report.labels.written > 0
+    assert list(table.columns[:16]) == list(source.columns)
+    assert set(table["scene_id"]) <= set(scene_ids(scenes))
+    assert table["detect_scene_row"].between(0, HEIGHT - 1).all()
+
+
+def test_labels_outside_their_scene_or_of_other_scenes_are_reported(scenes, client, tmp_path):
+    source = pd.read_csv(scenes / "labels.csv")
+    outside = source.iloc[[0]].assign(detect_scene_row=HEIGHT + 5)
+    other = source.iloc[[1]].assign(scene_id="not-a-scene")
+    labels = tmp_path / "labels.csv"
+    pd.concat([source, outside, other]).to_csv(labels, index=False)
+    report = run_preprocess(scenes, tmp_path / "prep", labels, client=client, chunk=4096)
+    assert report.labels.written == len(source)
+    assert list(report.labels.outside["detect_scene_row"]) == [HEIGHT + 5]
+    assert report.labels.unknown_scene_rows == 1
+
+
+def test_bad_labels_fail_before_any_work(scenes, client, tmp_path):
+    labels = tmp_path / "labels.csv"
+    pd.read_csv(scenes / "labels.csv").drop(columns=["scene_id"]).to_csv(labels, index=False)
+    with pytest.raises(LabelError, match="labels.csv"):
+        run_preprocess(scenes, tmp_path / "prep", labels, client=client)
+    assert not (tmp_path / "prep").exists() or not any((tmp_path / "prep").iterdir())
+
+
+def test_chunked_equals_unchunked_with_a_small_cap(scenes, client, tmp_path):
+    cap = 25  # 250 m: far smaller than the scene, so the cap and the halo both matter
+    run_preprocess(scenes, tmp_path / "chunked", client=client, chunk=48, cap_px=cap)
+    run_preprocess(scenes, tmp_path / "whole", client=client, chunk=4096, cap_px=cap)
+    for sid in scene_ids(scenes):
+        chunked = prepared.read_bands(tmp_path / "chunked", sid)
+        whole = prepared.read_bands(tmp_path / "whole", sid)
+        for name in prepared.BANDS[:-1]:
+            np.testing.assert_array_equal(chunked[name], whole[name], err_msg=name)
+        # bilinear bathymetry: GDAL's float32 interpolation may differ in the last bit between windows
+        np.testing.assert_allclose(chunked["bathymetry_m"], whole["bathymetry_m"], rtol=1e-6)
+        assert chunked["shore_km"].max() == np.float32(0.25)
+        land = whole["land"].astype(bool)
+        np.testing.assert_allclose(whole["shore_km"], np.minimum(distance_to_land_km(land), 0.25), atol=1e-6)
+
+
+def test_rerun_skips_overwrite_and_changed_sources_redo(scenes, client, tmp_path):
+    work = tmp_path / "scenes"
+    shutil.copytree(scenes, work)
+    out = tmp_path / "prep"
+    first = run_preprocess(work, out, client=client, chunk=128)
+    assert {o.status for o in first.outcomes} == {"done"}
+    sid = scene_ids(work)[0]
+    tif = out / sid / prepared.SCENE_FILE
+    stamp = tif.stat().st_mtime_ns
+    again = run_preprocess(work, out, client=client, chunk=128)
+    assert {o.status for o in again.outcomes} == {"skipped"}
+    assert tif.stat().st_mtime_ns == stamp
+    os.utime(work / sid / "VV_dB.tif")  # a changed source is redone, the other scene skipped
+    changed = run_preprocess(work, out, client=client, chunk=128)
+    assert {o.scene_id: o.status for o in changed.outcomes}[sid] == "done"
+    assert sorted(o.status for o in changed.outcomes) == ["done", "skipped"]
+    forced = run_preprocess(work, out, client=client, chunk=128, overwrite=True)
+    assert {o.status for o in forced.outcomes} == {"done"}
+
+
+def break_scene(folder: Path, how: str) -> None:
+    vv = folder / "VV_dB.tif"
+    if how == "missing band":
+        (folder / "VH_dB.tif").unlink()
+    elif how == "truncated":
+        vv.write_bytes(vv.read_bytes()[: vv.stat().st_size // 2])
+    elif how in ("wrong crs", "all nodata"):
+        with rasterio.open(vv) as src:
+            profile, data = src.profile, src.read(1)
+        if how == "wrong crs":
+            profile["crs"] = CRS.from_epsg(4326)
+        else:
+            data[:] = profile["nodata"]
+        vv.unlink()
+        with rasterio.open(vv, "w", **profile) as dst:
+            dst.write(data, 1)
+
+
+def test_each_bad_scene_is_reported_while_good_scenes_finish(scenes, tmp_path):
+    good = scene_ids(scenes)[0]
+    work = tmp_path / "scenes"
+    shutil.copytree(scenes / good, work / good)
+    problems = {"missing band": "VH_dB.tif", "truncated": "VV_dB.tif", "wrong crs": "not projected",
+                "all nodata": "nodata"}
+    for how in problems:
+        bad = work / f"bad-{how.replace(' ', '-')}"
+        shutil.copytree(scenes / good, bad)
+        break_scene(bad, how)
+    result = subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", "preprocess", str(work), "--out", str(tmp_path / "prep"),
+         "--workers", "1", "--chunk", "128"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "250"},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    for how, problem in problems.items():
+        row = next(line for line in lines if f"bad-{how.replace(' ', '-')}" in line)
+        assert "failed" in row and problem in row, row
+        assert not (tmp_path / "prep" / f"bad-{how.replace(' ', '-')}").exists()
+    assert prepared.is_complete(tmp_path / "prep", good)
+
+
+def test_killed_run_leaves_nothing_mistaken_for_complete_and_rerun_recovers(scenes, client, tmp_path):
+    out = tmp_path / "prep"
+    command = [sys.executable, "-c", "import cli; cli.main()", "preprocess", str(scenes), "--out", str(out),
+               "--workers", "1", "--chunk", "32"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.is_dir() and any(is_temporary(p) for p in out.iterdir())):  # mid-scene
+            assert process.poll() is None and time.monotonic() < deadline, "run ended before it was killed"
+            time.sleep(0.01)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    ids = scene_ids(scenes)
+    assert not all(prepared.is_complete(out, sid) for sid in ids)
+    for sid in ids:  # whatever claims to be complete really is
+        if prepared.is_complete(out, sid):
+            assert prepared.read_bands(out, sid)["valid"].any()
+    report = run_preprocess(scenes, out, client=client, chunk=CHUNK)
+    assert not report.failed
+    assert not any(is_temporary(p) for p in out.iterdir())
+    reference = run_preprocess(scenes, tmp_path / "reference", client=client, chunk=CHUNK)
+    assert not reference.failed
+    for sid in ids:
+        assert prepared.is_complete(out, sid)
+        again, ref = prepared.read_bands(out, sid), prepared.read_bands(tmp_path / "reference", sid)
+        for name in prepared.BANDS:
+            np.testing.assert_array_equal(again[name], ref[name], err_msg=name)
+
+
+def test_tile_copied_scene_equals_the_gdal_written_one(synth_dataset, client, tmp_path):
+    """Tile-aligned blocks (workers write block files, their tiles are copied) give the same GeoTIFF content."""
+    copied = run_preprocess(synth_dataset, tmp_path / "copied", client=client, chunk=prepared.TILE)
+    written = run_preprocess(synth_dataset, tmp_path / "written", client=client, chunk=384)
+    assert not copied.failed and not written.failed
+    for sid in scene_ids(synth_dataset):
+        tif = tmp_path / "copied" / sid / prepared.SCENE_FILE
+        with rasterio.open(tif) as src, rasterio.open(tmp_path / "written" / sid / prepared.SCENE_FILE) as ref:
+            assert src.profile == ref.profile and src.descriptions == prepared.BANDS
+            assert src.block_shapes == [(prepared.TILE, prepared.TILE)] * len(prepared.BANDS)
+            np.testing.assert_array_equal(src.read(), ref.read())
+        assert prepared.is_complete(tmp_path / "copied", sid)
+        assert not any(p.name == "blocks" for p in (tmp_path / "copied" / sid).iterdir())

@@ -1,0 +1,190 @@
+"""One window of a raw xView3 scene → the bands of a preprocessed scene (a Dask task's work).
+
+:func:`prepare_block` reads VV/VH of the window, masks nodata, resamples owiMask (nearest) and
+bathymetry (bilinear) from 500 m to the window's 10 m pixels, derives land, computes the capped
+distance to shore from the land of a window around it that the scene's coarse land cells
+(:func:`scene_coarse_land`, one small task per scene) show to be enough (:mod:`xtgeo.distance`),
+traces the window's shoreline contours and summarises VV/VH. Every block is independent, so
+blocks of many scenes run in parallel and in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+from xtgeo import prepared
+from xtgeo.ancillary import bathymetry_window, coarse_land, land_window, read_raster
+from xtgeo.distance import (
+    COARSE_FACTOR,
+    DEFAULT_CAP_PX,
+    CoarseLand,
+    capped_distance_km,
+    core_slices,
+    distance_window,
+    union_window,
+)
+from xtgeo.scene import BandRef, Scene
+from xtgeo.shore import land_contours
+
+#: Histogram range and bin width (dB) behind the VV/VH percentiles in ``meta.json``.
+HISTOGRAM_RANGE_DB = (-80.0, 40.0)
+HISTOGRAM_BIN_DB = 0.1
+PERCENTILES = (1, 50, 99)
+
+
+@dataclass
+class BandStats:
+    """Mergeable summary of a band over valid pixels: count, sums, extremes and a histogram."""
+
+    count: int = 0
+    total: float = 0.0
+    total_sq: float = 0.0
+    minimum: float = np.inf
+    maximum: float = -np.inf
+    histogram: np.ndarray = field(default_factory=lambda: np.zeros(_bins(), dtype=np.int64))
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> BandStats:
+        """Statistics of a 1-D array of (finite) values."""
+        if values.size == 0:
+            return cls()
+        v = values.astype(np.float64)
+        total, total_sq = float(v.sum()), float(np.dot(v, v))
+        v -= HISTOGRAM_RANGE_DB[0]  # in place from here on: v becomes the histogram bin
+        v /= HISTOGRAM_BIN_DB
+        np.clip(v, 0, _bins() - 1, out=v)  # then truncate: the bin of each value
+        return cls(
+            count=int(v.size),
+            total=total,
+            total_sq=total_sq,
+            minimum=float(values.min()),
+            maximum=float(values.max()),
+            histogram=np.bincount(v.astype(np.intp), minlength=_bins()),
+        )
+
+    def merge(self, other: BandStats) -> BandStats:
+        """Statistics of the union of both pixel sets."""
+        return BandStats(
+            self.count + other.count,
+            self.total + other.total,
+            self.total_sq + other.total_sq,
+            min(self.minimum, other.minimum),
+            max(self.maximum, other.maximum),
+            self.histogram + other.histogram,
+        )
+
+    def summary(self) -> dict[str, float | int | None]:
+        """JSON-ready count, mean, std, min, max and percentiles (histogram resolution)."""
+        if self.count == 0:
+            return {"count": 0}
+        mean = self.total / self.count
+        out: dict[str, float | int | None] = {
+            "count": self.count,
+            "mean": mean,
+            "std": float(np.sqrt(max(self.total_sq / self.count - mean * mean, 0.0))),
+            "min": self.minimum,
+            "max": self.maximum,
+        }
+        cdf = np.cumsum(self.histogram) / self.count
+        for q in PERCENTILES:
+            upper_edge = (int(np.searchsorted(cdf, q / 100.0)) + 1) * HISTOGRAM_BIN_DB + HISTOGRAM_RANGE_DB[0]
+            out[f"p{q:02d}"] = round(float(np.clip(upper_edge, self.minimum, self.maximum)), 4)
+        return out
+
+
+def _bins() -> int:
+    lo, hi = HISTOGRAM_RANGE_DB
+    return int(round((hi - lo) / HISTOGRAM_BIN_DB))
+
+
+@dataclass
+class Block:
+    """One prepared window: its bands (or the block file holding them), shoreline contours (scene
+    pixels), VV/VH statistics and counts of valid and land pixels."""
+
+    window: Window
+    bands: dict[str, np.ndarray] | None
+    contours: list[np.ndarray]
+    stats: dict[str, BandStats]
+    counts: dict[str, int]
+    file: Path | None = None
+
+
+def block_windows(height: int, width: int, chunk: int) -> list[Window]:
+    """Windows of ``chunk`` × ``chunk`` pixels (smaller at the right and bottom) tiling the grid."""
+    return [
+        Window(c0, r0, min(chunk, width - c0), min(chunk, height - r0))
+        for r0 in range(0, height, chunk)
+        for c0 in range(0, width, chunk)
+    ]
+
+
+def _read(ref: BandRef, window: Window) -> np.ndarray:
+    with rasterio.open(ref.path) as src:
+        return src.read(ref.index, window=window, out_dtype=np.float32)
+
+
+def scene_coarse_land(scene: Scene, factor: int = COARSE_FACTOR) -> CoarseLand:
+    """Which ``factor`` × ``factor`` cells of ``scene`` hold land: the distance bounds of its blocks."""
+    owi_mask = read_raster(scene.ancillary["owiMask"])
+    return coarse_land(owi_mask, scene.transform, scene.crs, scene.height, scene.width, factor)
+
+
+def prepare_block(
+    scene: Scene, window: Window, coarse: CoarseLand, cap_px: int = DEFAULT_CAP_PX, file: Path | None = None
+) -> Block:
+    """Process one window of ``scene`` (needs owiMask and bathymetry; ``coarse`` from :func:`scene_coarse_land`).
+
+    With ``file`` the bands are written there (:func:`xtgeo.prepared.write_block_file`) instead of returned.
+    """
+    if cap_px < 1:
+        raise ValueError(f"cap_px must be at least 1, got {cap_px}")
+    vv, vh = _read(scene.vv, window), _read(scene.vh, window)
+    valid = np.isfinite(vv) & np.isfinite(vh) & (vv != scene.nodata) & (vh != scene.nodata)
+    all_valid = bool(valid.all())
+    if not all_valid:
+        vv[~valid] = 0
+        vh[~valid] = 0
+
+    # The official contour tracing reads one extra row and column past each block (see xtgeo.shore).
+    plus_one = Window(
+        window.col_off, window.row_off,
+        min(window.width + 1, scene.width - window.col_off), min(window.height + 1, scene.height - window.row_off),
+    )
+    distance_from = distance_window(coarse, window, cap_px, scene.height, scene.width)
+    extended = plus_one if distance_from is None else union_window(distance_from, plus_one)
+    land_ext = land_window(read_raster(scene.ancillary["owiMask"]), scene.transform, scene.crs, extended)
+    core = core_slices(window, extended)
+    rows, cols = core
+    land_plus_one = land_ext[rows.start : rows.stop + 1, cols.start : cols.stop + 1]
+    offset = np.array([window.row_off, window.col_off], dtype=np.int32)
+    contours = [c + offset for c in land_contours(land_plus_one, block=max(land_plus_one.shape))]
+
+    km_per_px = abs(scene.transform.a) / 1000.0
+    if distance_from is None:  # no land within the cap of any pixel
+        shore_km = np.full((int(window.height), int(window.width)), cap_px * km_per_px, dtype=np.float32)
+    else:
+        shore_km = capped_distance_km(land_ext, core, cap_px, pixel_size_m=abs(scene.transform.a))
+    bands = {
+        "vv_db": vv,
+        "vh_db": vh,
+        "valid": valid,
+        "land": land_ext[core],
+        "shore_km": shore_km,
+        "bathymetry_m": bathymetry_window(
+            read_raster(scene.ancillary["bathymetry"]), scene.transform, scene.crs, window
+        ),
+    }
+    stats = {
+        name: BandStats.of(bands[name].ravel() if all_valid else bands[name][valid]) for name in ("vv_db", "vh_db")
+    }
+    counts = {name: int(np.count_nonzero(bands[name])) for name in ("valid", "land")}
+    if file is None:
+        return Block(window, bands, contours, stats, counts)
+    prepared.write_block_file(file, window, bands, scene.crs, scene.transform)
+    return Block(window, None, contours, stats, counts, file)
