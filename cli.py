@@ -1,0 +1,213 @@
+"""The ``xtgeo`` command line: thin Typer commands that parse, validate and call ``pipelines``.
+
+Every command that fails on the user's input prints one line ``error: <file>: <problem>`` and
+exits with status 1 (see :func:`main`); heavy imports happen inside the commands so that
+``xtgeo --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from xtgeo.errors import XtgeoError
+
+app = typer.Typer(
+    name="xtgeo",
+    help="Find dark vessels in whole Sentinel-1 SAR scenes with xT (nested tokenization + context).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+# --- commands: synth ---
+@app.command()
+def synth(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write scene folders, labels.csv and shoreline/ into.")],
+    scenes: Annotated[int, typer.Option(help="Number of scenes.")] = 2,
+    height: Annotated[int, typer.Option(help="Scene rows (10 m pixels); a full xView3 scene has ~29,400.")] = 2048,
+    width: Annotated[int, typer.Option(help="Scene columns (10 m pixels); a full xView3 scene has ~24,400.")] = 2048,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes identical bytes.")] = 0,
+    quicklook: Annotated[bool, typer.Option(help="Also draw OUT_DIR/quicklook/<scene_id>.png per scene.")] = False,
+) -> None:
+    """Write synthetic Sentinel-1 scenes in the xView3 layout, with labels decided by scene context.
+
+    Example: xtgeo synth data/synth --scenes 4 --height 2048 --width 2048 --seed 7 --quicklook
+    """
+    from pipelines.synth import run
+
+    run(out_dir, scenes=scenes, height=height, width=width, seed=seed, quicklook=quicklook)
+
+
+# --- commands: preprocess ---
+@app.command()
+def preprocess(
+    scenes_dir: Annotated[Path, typer.Argument(help="Folder of xView3 scene folders (or one scene folder).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder PREP_DIR.")],
+    labels: Annotated[Optional[Path], typer.Option(help="xView3 labels CSV to join to the scenes.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="LocalCluster worker processes (default: one per core, fewer if memory is short).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Redo scenes whose outputs are already complete.")] = False,
+    chunk: Annotated[int, typer.Option(help="Block side in pixels (one Dask task per block).")] = 2048,
+    shore_cap_km: Annotated[float, typer.Option(help="Distance to shore is exact up to this cap, then capped.")] = 20.48,
+) -> None:
+    """Turn raw xView3 scenes into tiled GeoTIFFs with valid/land/distance-to-shore bands, in parallel.
+
+    Writes PREP_DIR/<scene_id>/scene.tif + meta.json, PREP_DIR/shoreline/<scene_id>_shoreline.npy and
+    PREP_DIR/labels.parquet; complete scenes are skipped on rerun. Bad scenes are listed at the end
+    (exit status 1).
+
+    Example: xtgeo preprocess data/scenes --out prep --labels data/scenes/labels.csv --workers 2
+    """
+    from pipelines.preprocess import run_preprocess
+    from xtgeo.labels import PIXEL_SIZE_M
+
+    report = run_preprocess(
+        scenes_dir, out, labels, workers=workers, scheduler=scheduler, overwrite=overwrite, chunk=chunk,
+        cap_px=max(1, round(shore_cap_km * 1000.0 / PIXEL_SIZE_M)),
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+# --- commands: score ---
+@app.command("score")
+def score_command(
+    pred_csv: Annotated[Path, typer.Argument(help="Predictions CSV (xView3 submission columns).")],
+    labels_csv: Annotated[Path, typer.Argument(help="Labels CSV (the 16 xView3 columns, or the 8 the score reads).")],
+    shore_root: Annotated[Optional[Path], typer.Option(help="Folder of official <scene_id>_shoreline.npy files.")] = None,
+    shore_from: Annotated[Optional[Path], typer.Option(help="A preprocess output folder: use PREP_DIR/shoreline/.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the scores (official keys + counts) as JSON.")] = None,
+    per_scene: Annotated[Optional[Path], typer.Option(help="Write per-scene counts and F1 as CSV.")] = None,
+    distance_tolerance: Annotated[float, typer.Option(help="Match distance in metres (a hit is strictly closer).")] = 200.0,
+    shore_tolerance: Annotated[float, typer.Option(help="Close-to-shore distance in km (0: no shore score).")] = 2.0,
+    score_all: Annotated[bool, typer.Option("--score-all", help="Keep LOW-confidence labels (no drop-low).")] = False,
+    no_drop_low: Annotated[bool, typer.Option("--no-drop-low", help="Keep predictions matched to LOW labels.")] = False,
+    no_costly_dist: Annotated[bool, typer.Option("--no-costly-dist", help="Use true distances above the tolerance in the assignment.")] = False,
+    scene_id: Annotated[Optional[list[str]], typer.Option("--scene-id", help="Score only this scene (repeatable).")] = None,
+) -> None:
+    """Score predictions with the official xView3 metric (defaults: the leaderboard invocation).
+
+    Example: xtgeo score detections.csv labels.csv --shore-root prep/shoreline --json score.json
+    """
+    from pipelines.score import run
+    from xtgeo.metrics import ScoreOptions
+
+    options = ScoreOptions(
+        distance_tolerance=distance_tolerance, shore_tolerance=shore_tolerance, score_all=score_all,
+        drop_low=not no_drop_low, costly_dist=not no_costly_dist,
+        scene_ids=tuple(scene_id) if scene_id else None,
+    )
+    run(pred_csv, labels_csv, shore_root=shore_root, shore_from=shore_from, json_out=json_out,
+        per_scene_csv=per_scene, options=options)
+
+
+# --- commands: predict ---
+@app.command()
+def predict(
+    scene: Annotated[Path, typer.Argument(help="Scene folder, VV_dB.tif, 2-band GeoTIFF, preprocessed scene, or a folder of scenes.")],
+    checkpoint: Annotated[Path, typer.Option("--checkpoint", "-c", help="Training checkpoint (.pt).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Detections file: .csv, .gpkg, .geojson or .parquet.")],
+    tile_size: Annotated[int, typer.Option(help="Tile side in pixels (each tile goes through xT whole).")] = 4096,
+    overlap: Annotated[int, typer.Option(help="Overlap of neighbouring tiles in pixels (at most half a tile).")] = 512,
+    batch: Annotated[int, typer.Option(min=1, help="Tiles per forward pass (halved on GPU out-of-memory).")] = 1,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda (every GPU, one scene each) or cuda:N.")] = "auto",
+    quicklook: Annotated[Optional[Path], typer.Option(help="Also draw a PNG of the scene with detections by class.")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Tile-reading threads per device.")] = 2,
+    center_threshold: Annotated[Optional[float], typer.Option(help="Detection threshold [default: checkpoint's].")] = None,
+    nms_radius: Annotated[Optional[int], typer.Option(help="Minimum peak separation, pixels [default: checkpoint's].")] = None,
+    vessel_threshold: Annotated[Optional[float], typer.Option(help="is_vessel threshold [default: checkpoint's].")] = None,
+    fishing_threshold: Annotated[Optional[float], typer.Option(help="is_fishing threshold [default: checkpoint's].")] = None,
+) -> None:
+    """Detect vessels in whole scenes with a trained checkpoint; write georeferenced detections.
+
+    Example: xtgeo predict prep/0157baf3866b2cf9v --checkpoint run/checkpoints/last.pt --out detections.gpkg --quicklook ql.png
+    """
+    from pipelines.predict import run_prediction
+
+    run_prediction(
+        scene, checkpoint, out, tile_size=tile_size, overlap=overlap, batch=batch, device=device,
+        quicklook=quicklook, workers=workers, center_threshold=center_threshold, nms_radius_px=nms_radius,
+        vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold,
+    )
+
+
+# --- commands: train ---
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Run config YAML (see configs/).")],
+    data: Annotated[Path, typer.Option("--data", help="Preprocessed scenes folder PREP_DIR.")] = Path("prep"),
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: runs/CONFIG_NAME).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: key.path=value (repeatable).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this step; the schedule keeps train.steps.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from checkpoints/last.pt.")] = False,
+    gpus: Annotated[Optional[int], typer.Option(min=1, help="Local processes (DDP, one per GPU; gloo on CPU without CUDA). Under torchrun: ignored.")] = None,
+) -> None:
+    """Train xT on preprocessed scenes: checkpoints, metrics.jsonl and TensorBoard logs in the run folder.
+
+    Example: xtgeo train --config configs/smoke.yaml --data prep --out runs/smoke --set train.steps=20
+    """
+    from pipelines.train import run_training
+
+    run_dir = run_training(config, data, out or Path("runs") / config.stem, overrides=tuple(set_ or ()),
+                           max_steps=max_steps, resume=resume, gpus=gpus)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun every rank returns here
+        print(f"run: {run_dir}")
+
+
+# --- commands: bench ---
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    ctx: typer.Context,
+    name: Annotated[Optional[str], typer.Argument(help="Benchmark to run; leave out to list them.")] = None,
+) -> None:
+    """Run a speed/memory benchmark from benchmarks/ and print its table; extra arguments go to it.
+
+    Example: xtgeo bench score --scenes 100 --labels 2000
+    """
+    from pipelines import bench as benchmarks
+
+    if name is None:
+        for script, summary in benchmarks.available().items():
+            print(f"{script:>12}  {summary}")
+        return
+    benchmarks.run(name, list(ctx.args))
+
+
+# --- commands: demo ---
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything the demo makes.")] = Path("xtgeo-demo"),
+    scenes: Annotated[int, typer.Option(min=2, help="Number of synthetic scenes.")] = 3,
+    size: Annotated[int, typer.Option(min=256, help="Side of each synthetic scene in pixels.")] = 1024,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Run the whole chain on synthetic scenes made on the spot, and say where to look.
+
+    Example: xtgeo demo --out xtgeo-demo --scenes 3 --size 1024
+    """
+    from pipelines.demo import run
+
+    run(out, scenes=scenes, size=size, seed=seed)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Console entry point: run the app, turning user errors into one line and exit status 1."""
+    try:
+        app(args=argv, prog_name="xtgeo")
+    except XtgeoError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Shared fixtures: a tiny synthetic xView3 dataset written once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: The shared dataset: scenes × rows × columns and the seed (a few seconds on 2 cores).
+SYNTH_SCENES, SYNTH_HEIGHT, SYNTH_WIDTH, SYNTH_SEED = 2, 768, 1024, 0
+
+
+@pytest.fixture(scope="session")
+def synth_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of 2 synthetic scenes (768 × 1024) with ``labels.csv`` and ``shoreline/``; treat as read-only."""
+    from xtgeo.synth import make_dataset
+
+    out = tmp_path_factory.mktemp("synth") / "dataset"
+    make_dataset(out, scenes=SYNTH_SCENES, height=SYNTH_HEIGHT, width=SYNTH_WIDTH, seed=SYNTH_SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def prepared_dataset(synth_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``synth_dataset`` preprocessed: PREP_DIR with scene.tif per scene, shoreline/, labels.parquet; read-only."""
+    from dask.distributed import Client, LocalCluster
+
+    from pipelines.preprocess import run_preprocess
+
+    out = tmp_path_factory.mktemp("prepared") / "prep"
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            report = run_preprocess(synth_dataset, out, synth_dataset / "labels.csv", client=client)
+    assert not report.failed
+    return out

@@ -1,0 +1,48 @@
+"""The command line as a user meets it: help texts with examples, one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+import typer.main
+
+import cli
+
+COMMANDS = sorted(c.name for c in typer.main.get_command(cli.app).commands.values())
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "import cli; cli.main()", *args], capture_output=True, text=True
+    )
+
+
+def test_top_level_help_lists_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for name in COMMANDS:
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_help_has_an_example(name):
+    result = run_cli(name, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Example" in result.stdout and f"xtgeo {name}" in result.stdout
+
+
+def test_user_error_is_one_line_without_traceback(tmp_path):
+    result = run_cli("synth", str(tmp_path / "out"), "--scenes", "0")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--scenes" in lines[0]
+    assert not (tmp_path / "out" / "labels.csv").exists()
+
+
+def test_bench_lists_the_benchmark_scripts_and_rejects_unknown_names():
+    listed = run_cli("bench")
+    assert listed.returncode == 0
+    for name in ("score", "synth", "model"):
+        assert name in listed.stdout
+    unknown = run_cli("bench", "no-such-benchmark")
+    assert unknown.returncode == 1 and "no-such-benchmark" in unknown.stderr
