@@ -1,14 +1,17 @@
 """Does context pay? Swin-T <xT> XL against the same model without context, same budget, on
 synthetic scenes whose labels are decided by context (harbours, rocks, lattices, lanes, depth).
+``--compare validity`` runs the same comparison for XL with and without the validity channel.
 
 Stages (each skipped when its output exists, so the script can run in parts):
 
-    data        xtgeo synth (scenes in parallel) + xtgeo preprocess, training and held-out sets
-    train-xl    xtgeo train configs/xview3_swin_t_xl.yaml   with --set overrides below
-    train-none  xtgeo train configs/xview3_swin_t_none.yaml with the same overrides and steps
-    score       xtgeo predict + xtgeo score of both on the held-out scenes; prints the table
+    data          xtgeo synth (scenes in parallel) + xtgeo preprocess, training and held-out sets
+    train-xl      xtgeo train configs/xview3_swin_t_xl.yaml   with --set overrides below
+    train-none    xtgeo train configs/xview3_swin_t_none.yaml with the same overrides and steps
+    train-xl_novalid  (--compare validity) the XL config with data.validity_channel=false
+    score         xtgeo predict + xtgeo score of the pair on the held-out scenes; prints the table
 
 Example: python benchmarks/context_pays.py --work /tmp/cp --stage all --steps 250 --max-steps 200
+Example: python benchmarks/context_pays.py --work /tmp/cp --compare validity --steps 120
 """
 
 from __future__ import annotations
@@ -17,13 +20,32 @@ import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-KINDS = ("xl", "none")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One trained model: run folder ``run_<name>``, its config and its own ``--set`` overrides."""
+
+    name: str
+    title: str
+    config: str
+    sets: tuple[str, ...] = ()
+
+
+XL = Variant("xl", "Swin-T <xT> XL", "configs/xview3_swin_t_xl.yaml")
+#: The pairs compared, everything else (data, budget, seed) equal.
+COMPARISONS = {
+    "context": (XL, Variant("none", "Swin-T, no context", "configs/xview3_swin_t_none.yaml")),
+    "validity": (XL, Variant("xl_novalid", "Swin-T <xT> XL, no validity channel", XL.config,
+                             ("data.validity_channel=false",))),
+}
 SCORE_KEYS = ("loc_fscore", "loc_fscore_shore", "vessel_fscore", "fishing_fscore", "length_acc", "aggregate")
 
 
@@ -63,25 +85,27 @@ def overrides(steps: int, crop: int, region: int, workers: int) -> tuple[str, ..
             "train.validation=none", "data.val_scenes_count=0", f"data.num_workers={workers}")
 
 
-def train(work: Path, kind: str, prep: Path, opts: tuple[str, ...], max_steps: int | None) -> Path:
+def train(work: Path, variant: Variant, prep: Path, opts: tuple[str, ...], max_steps: int | None) -> Path:
     from pipelines.train import checkpoint_path, run_training
 
-    run = work / f"run_{kind}"
+    run = work / f"run_{variant.name}"
     if not checkpoint_path(run).is_file():
         start = time.perf_counter()
-        run_training(f"configs/xview3_swin_t_{kind}.yaml", prep, run, overrides=opts, max_steps=max_steps)
+        run_training(variant.config, prep, run, overrides=(*opts, *variant.sets), max_steps=max_steps)
         (run / "wall_s.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
     return run
 
 
-def score_runs(work: Path, test_prep: Path, tile: int, out: Path | None) -> dict[str, dict[str, float]]:
+def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, tile: int,
+               out: Path | None) -> dict[str, dict[str, float]]:
     from pipelines.predict import run_prediction
     from xtgeo.labels import read_predictions
     from xtgeo.metrics import score
 
     labels = pd.read_parquet(test_prep / "labels.parquet")
     results = {}
-    for kind in KINDS:
+    for variant in variants:
+        kind = variant.name
         run = work / f"run_{kind}"
         pred_csv = work / f"pred_{kind}.csv"
         run_prediction(test_prep, run / "checkpoints" / "last.pt", pred_csv, tile_size=tile, overlap=tile // 8)
@@ -94,10 +118,10 @@ def score_runs(work: Path, test_prep: Path, tile: int, out: Path | None) -> dict
     table.add_column("model")
     for key in (*SCORE_KEYS, "steps", "train_wall_s"):
         table.add_column(key, justify="right")
-    for kind, row in results.items():
-        name = "Swin-T <xT> XL" if kind == "xl" else "Swin-T, no context"
+    for variant in variants:
+        row = results[variant.name]
         wall = "-" if row["train_wall_s"] is None else f"{row['train_wall_s']:.0f}"
-        table.add_row(name, *(f"{row[k]:.3f}" for k in SCORE_KEYS), str(row["steps"]), wall)
+        table.add_row(variant.title, *(f"{row[k]:.3f}" for k in SCORE_KEYS), str(row["steps"]), wall)
     Console().print(table)
     if out is not None:
         out.write_text(json.dumps(results, indent=2))
@@ -107,7 +131,9 @@ def score_runs(work: Path, test_prep: Path, tile: int, out: Path | None) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--stage", choices=("data", "train-xl", "train-none", "score", "all"), default="all")
+    names = dict.fromkeys(v.name for pair in COMPARISONS.values() for v in pair)
+    parser.add_argument("--compare", choices=tuple(COMPARISONS), default="context", help="which pair to train and score")
+    parser.add_argument("--stage", choices=("data", *(f"train-{n}" for n in names), "score", "all"), default="all")
     parser.add_argument("--scenes", type=int, default=12)
     parser.add_argument("--test-scenes", type=int, default=4)
     parser.add_argument("--size", type=int, default=3072)
@@ -118,15 +144,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    stages = ("data", "train-xl", "train-none", "score") if args.stage == "all" else (args.stage,)
+    variants = COMPARISONS[args.compare]
+    stages = ("data", *(f"train-{v.name}" for v in variants), "score") if args.stage == "all" else (args.stage,)
+    if args.stage.startswith("train-") and args.stage.removeprefix("train-") not in {v.name for v in variants}:
+        parser.error(f"--stage {args.stage} is not part of --compare {args.compare}")
     train_prep = make_data(args.work, "train", args.scenes, args.size, 1, args.workers)
     test_prep = make_data(args.work, "test", args.test_scenes, args.size, 2, args.workers)
     opts = overrides(args.steps, args.crop, args.region, args.workers)
-    for kind in KINDS:
-        if f"train-{kind}" in stages:
-            train(args.work, kind, train_prep, opts, args.max_steps)
+    for variant in variants:
+        if f"train-{variant.name}" in stages:
+            train(args.work, variant, train_prep, opts, args.max_steps)
     if "score" in stages:
-        score_runs(args.work, test_prep, args.crop, args.json)
+        score_runs(args.work, variants, test_prep, args.crop, args.json)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def expected_land(scene_folder, profile):
     """Land by looking up the owiMask cell holding each 10 m pixel centre (independent of warping)."""
     with rasterio.open(scene_folder / "owiMask.tif") as mask:
         rows, cols = np.mgrid[0 : profile["height"], 0 : profile["width"]]
-        xs, ys = profile["transform"] * (cols + 0.5, rows + 0.5)
+        xs, ys = profile["transform"] @ (cols + 0.5, rows + 0.5)
         r, c = rasterio.transform.rowcol(mask.transform, xs.ravel(), ys.ravel())
         return (mask.read(1)[np.asarray(r), np.asarray(c)] == 1).reshape(rows.shape)
 

@@ -67,9 +67,10 @@ def quicklook(
         for name, (marker, colour) in CLASS_STYLES.items():
             rows = objects.loc[classes == name]
             if len(rows):
+                # Open markers are drawn by their edge; "x" has no face, so it takes the colour.
+                colours = {"c": colour} if marker == "x" else {"facecolors": "none", "edgecolors": colour}
                 ax.scatter(rows["detect_scene_column"] / factor, rows["detect_scene_row"] / factor, s=40,
-                           marker=marker, facecolors="none" if marker != "x" else colour, edgecolors=colour,
-                           linewidths=1.2, label=f"{name} ({len(rows)})")
+                           marker=marker, linewidths=1.2, label=f"{name} ({len(rows)})", **colours)
         ax.legend(loc="upper right", fontsize=8, framealpha=0.7)
     pixel_km = abs(scene.transform.a) * factor / 1000.0
     bar_km = _nice_length_km(shape[1] * pixel_km)
