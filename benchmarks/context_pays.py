@@ -143,6 +143,8 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="stop there; the schedule keeps --steps")
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra override for every model of the pair, e.g. --set seed=1")
     args = parser.parse_args()
     variants = COMPARISONS[args.compare]
     stages = ("data", *(f"train-{v.name}" for v in variants), "score") if args.stage == "all" else (args.stage,)
@@ -150,7 +152,7 @@ def main() -> None:
         parser.error(f"--stage {args.stage} is not part of --compare {args.compare}")
     train_prep = make_data(args.work, "train", args.scenes, args.size, 1, args.workers)
     test_prep = make_data(args.work, "test", args.test_scenes, args.size, 2, args.workers)
-    opts = overrides(args.steps, args.crop, args.region, args.workers)
+    opts = (*overrides(args.steps, args.crop, args.region, args.workers), *args.sets)
     for variant in variants:
         if f"train-{variant.name}" in stages:
             train(args.work, variant, train_prep, opts, args.max_steps)

@@ -6,6 +6,7 @@ short list of the files worth opening.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,21 @@ SMOKE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 DEMO_OVERRIDES = ("train.steps=200", "train.epoch_steps=100", "postprocess.center_threshold=0.3")
 
 
+#: Written into the demo's folder so that a rerun knows it may start that folder afresh.
+MARKER = ".xtgeo-demo"
+
+
+def fresh_demo_folder(out_dir: Path) -> None:
+    """Empty ``out_dir`` if an earlier demo made it; refuse a non-empty folder the demo did not make."""
+    if out_dir.exists():
+        if (out_dir / MARKER).is_file():
+            shutil.rmtree(out_dir)
+        elif not out_dir.is_dir() or any(out_dir.iterdir()):
+            raise XtgeoError(f"{out_dir}: exists and was not made by `xtgeo demo`; choose another --out")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text("made by xtgeo demo; rerunning the demo replaces this folder\n")
+
+
 @dataclass
 class DemoResult:
     """Where the demo put things; the paths worth opening are in ``highlights``."""
@@ -38,13 +54,13 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     """Run every built stage on ``scenes`` synthetic scenes of ``size`` × ``size`` pixels."""
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
+    fresh_demo_folder(out_dir)
     result = DemoResult(out_dir)
 
     console.rule("[bold]synth[/]: synthetic Sentinel-1 scenes with context-dependent labels")
     made = synth.run(out_dir / "scenes", scenes=scenes, height=size, width=size, seed=seed,
                      quicklook=True, console=console)
     result.highlights["labels"] = made.out_dir / "labels.csv"
-    result.highlights["quicklook"] = made.quicklooks[0]
 
     console.rule("[bold]preprocess[/]: validity, land, distance to shore, tiled GeoTIFFs (Dask)")
     prep_dir = out_dir / "prep"
@@ -66,6 +82,7 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     quicklook = out_dir / "detections.png"
     run_prediction(prep_dir / held_out[0], result.highlights["checkpoint"], detections,
                    quicklook=quicklook, console=console)
+    result.highlights["labels quicklook"] = made.out_dir / "quicklook" / f"{held_out[0]}.png"
     result.highlights["detections"] = detections
     result.highlights["detections quicklook"] = quicklook
 
@@ -76,5 +93,5 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
 
     console.rule("[bold]done")
     for name, path in result.highlights.items():
-        console.print(f"{name:>10}: {path}")
+        console.print(f"{name:>20}: {path}")
     return result

@@ -355,7 +355,7 @@ def _run_scenes(
                         if job.remaining == 0:
                             seconds = job.finish()
                             progress.advance(scenes_bar)
-                            yield SceneOutcome(scene_id, "done", f"{len(job.windows)} chunks", seconds)
+                            yield SceneOutcome(scene_id, "done", f"{len(job.windows)} block{'s' if len(job.windows) != 1 else ''}", seconds)
                     except Exception as err:
                         yield fail(scene_id, _error_text(err), job)
                 future.release()
