@@ -28,8 +28,7 @@ from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
 from xtgeo.models import CONTEXT_KINDS, build_model
-
-BACKBONE = "swinv2_tiny_window8_256"
+from xtgeo.models.region_encoder import DEFAULT_BACKBONE as BACKBONE
 FULL_SCENE = (29_400, 24_400)
 console = Console()
 

@@ -29,7 +29,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.preprocess import DEFAULT_CHUNK, dask_client, run_preprocess  # noqa: E402
-from xtgeo.synth import make_dataset  # noqa: E402
+from xtgeo.synth import LABELS_FILE, make_dataset  # noqa: E402
 
 FULL = (29_400, 24_400)
 #: The plain read, run in a fresh process so that neither side inherits the other's GDAL cache.
@@ -80,7 +80,7 @@ class PeakRss:
 def scene_folder(cache: Path, height: int, width: int) -> Path:
     """A one-scene synthetic dataset of the given size (made once)."""
     root = cache / f"synth-{height}x{width}"
-    if not (root / "labels.csv").exists():
+    if not (root / LABELS_FILE).exists():
         shutil.rmtree(root, ignore_errors=True)
         make_dataset(root, scenes=1, height=height, width=width, seed=7)
     return root

@@ -15,10 +15,12 @@ from rich.console import Console
 from pipelines import score, synth
 from pipelines.predict import run_prediction
 from pipelines.preprocess import run_preprocess
-from pipelines.train import run_training
+from pipelines.train import checkpoint_path, run_training
 from xtgeo.config import load_config
 from xtgeo.data.dataset import open_prepared
 from xtgeo.errors import XtgeoError
+from xtgeo.runlog import METRICS_FILE
+from xtgeo.synth import LABELS_FILE, SHORELINE_DIR
 
 SMOKE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 #: The smoke config trained a little longer, so that the held-out scene gets clean detections
@@ -60,11 +62,12 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     console.rule("[bold]synth[/]: synthetic Sentinel-1 scenes with context-dependent labels")
     made = synth.run(out_dir / "scenes", scenes=scenes, height=size, width=size, seed=seed,
                      quicklook=True, console=console)
-    result.highlights["labels"] = made.out_dir / "labels.csv"
+    labels = made.out_dir / LABELS_FILE
+    result.highlights["labels"] = labels
 
     console.rule("[bold]preprocess[/]: validity, land, distance to shore, tiled GeoTIFFs (Dask)")
     prep_dir = out_dir / "prep"
-    report = run_preprocess(made.out_dir, prep_dir, made.out_dir / "labels.csv", console=console)
+    report = run_preprocess(made.out_dir, prep_dir, labels, console=console)
     if report.failed:
         raise XtgeoError(f"{prep_dir}: preprocessing failed for {len(report.failed)} scene(s)")
     result.highlights["prepared"] = prep_dir
@@ -72,8 +75,8 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     console.rule("[bold]train[/]: xT smoke run (tiny backbone, Transformer-XL context) on CPU")
     config = load_config(SMOKE_CONFIG, DEMO_OVERRIDES)
     run_dir = run_training(config, prep_dir, out_dir / "run")
-    result.highlights["checkpoint"] = run_dir / "checkpoints" / "last.pt"
-    result.highlights["metrics"] = run_dir / "metrics.jsonl"
+    result.highlights["checkpoint"] = checkpoint_path(run_dir)
+    result.highlights["metrics"] = run_dir / METRICS_FILE
 
     prepared = open_prepared(prep_dir, config.data)
     held_out = [prepared.scenes[i].scene_id for i in prepared.val_ids]
@@ -87,7 +90,7 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     result.highlights["detections quicklook"] = quicklook
 
     console.rule("[bold]score[/]: official xView3 metric on the held-out scene")
-    score.run(detections, made.out_dir / "labels.csv", shore_root=made.out_dir / "shoreline",
+    score.run(detections, labels, shore_root=made.out_dir / SHORELINE_DIR,
               json_out=out_dir / "score.json", console=console)
     result.highlights["score"] = out_dir / "score.json"
 

@@ -32,7 +32,7 @@ from xtgeo.io import check_output_path, check_writable, concat_frames, detection
 from xtgeo.models import build_model
 from xtgeo.postprocess import detections_from_maps
 from xtgeo.sources import SceneSource, find_sources
-from xtgeo.tiling import SceneMaps, TileGrid
+from xtgeo.tiling import SceneMaps, TileGrid, valid_tiling
 
 DEFAULT_TILE_SIZE = 4096
 DEFAULT_OVERLAP = 512
@@ -186,7 +186,7 @@ def run_prediction(
         _check_quicklook(quicklook)
     if batch < 1:
         raise XtgeoError(f"--batch {batch}: must be at least 1")
-    if tile_size < 2 or not 0 <= 2 * overlap <= tile_size:
+    if not valid_tiling(tile_size, overlap):
         raise XtgeoError(f"--overlap {overlap}: must be from 0 to at most half of --tile-size {tile_size}")
     overrides = threshold_overrides(center_threshold=center_threshold, nms_radius_px=nms_radius_px,
                                     vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold)

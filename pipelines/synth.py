@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from xtgeo.synth import SHORELINE_DIR, make_dataset
+from xtgeo.synth import LABELS_FILE, SHORELINE_DIR, make_dataset
 
 
 @dataclass(frozen=True)
@@ -55,5 +55,5 @@ def run(out_dir: Path, *, scenes: int, height: int, width: int, seed: int, quick
         for scene_id, rows in labels.groupby("scene_id", sort=False):
             quicklooks.append(draw(out_dir / scene_id, rows, out_dir / "quicklook" / f"{scene_id}.png"))
     console.print(summary_table(labels))
-    console.print(f"wrote {scenes} scene(s), {out_dir / 'labels.csv'} and {out_dir / SHORELINE_DIR}/")
+    console.print(f"wrote {scenes} scene(s), {out_dir / LABELS_FILE} and {out_dir / SHORELINE_DIR}/")
     return SynthResult(out_dir, labels, quicklooks)

@@ -87,7 +87,7 @@ def run_training(
         cfg = _resume_config(run_dir, cfg)
     elif last.exists():
         raise XtgeoError(f"{run_dir}: already holds a training run; pass --resume to continue it or choose another --out")
-    open_prepared(data_dir, cfg.data)  # fail on a bad data folder before any process starts
+    data = open_prepared(data_dir, cfg.data)  # fail on a bad data folder before any process starts
     if distributed.from_environment().main:
         run_dir.mkdir(parents=True, exist_ok=True)
         dump_config(cfg, run_dir / "config.yaml")
@@ -95,12 +95,13 @@ def run_training(
     if nprocs > 1 and distributed.from_environment().world == 1:
         distributed.launch(nprocs, _train_process, cfg.to_dict(), str(data_dir), str(run_dir), max_steps, resume)
     else:
-        _train_process(cfg.to_dict(), str(data_dir), str(run_dir), max_steps, resume)
+        _train_process(cfg.to_dict(), str(data_dir), str(run_dir), max_steps, resume, data)
     return run_dir
 
 
-def _train_process(cfg_dict: dict, data_dir: str, run_dir: str, max_steps: int | None, resume: bool) -> None:
-    """One training process (rank from the environment)."""
+def _train_process(cfg_dict: dict, data_dir: str, run_dir: str, max_steps: int | None, resume: bool,
+                   data: PreparedData | None = None) -> None:
+    """One training process (rank from the environment); ``data`` when already opened in this process."""
     cfg = from_dict(cfg_dict)
     rank = distributed.from_environment()
     device = distributed.device_for(rank, cfg.train.device)
@@ -108,7 +109,7 @@ def _train_process(cfg_dict: dict, data_dir: str, run_dir: str, max_steps: int |
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // rank.world))
     distributed.init_group(rank, device)
     try:
-        trainer = Trainer(cfg, open_prepared(data_dir, cfg.data), Path(run_dir), rank, device)
+        trainer = Trainer(cfg, data or open_prepared(data_dir, cfg.data), Path(run_dir), rank, device)
         trainer.fit(max_steps, resume)
     finally:
         distributed.close_group()

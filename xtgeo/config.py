@@ -9,6 +9,7 @@ YAML scalars and coerced to the declared type (``--set train.steps=200``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -18,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from xtgeo.atomic import atomic_path
 from xtgeo.errors import ConfigError
 
 
@@ -266,8 +268,6 @@ def apply_overrides(raw: dict[str, Any], overrides: typing.Iterable[str]) -> dic
 
 def from_dict(raw: dict[str, Any], overrides: typing.Iterable[str] = ()) -> Config:
     """A checked :class:`Config` from a plain dict plus ``--set`` overrides."""
-    import copy
-
     raw = apply_overrides(copy.deepcopy(raw or {}), overrides)
     cfg = _build(Config, raw, "")
     _check_values(cfg)
@@ -298,7 +298,5 @@ def load_config(source: str | Path | dict | Config, overrides: typing.Iterable[s
 
 def dump_config(cfg: Config, path: Path) -> None:
     """Write the resolved config as YAML (atomically)."""
-    from xtgeo.atomic import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

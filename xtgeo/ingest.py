@@ -28,7 +28,7 @@ from xtgeo.distance import (
     distance_window,
     union_window,
 )
-from xtgeo.scene import BandRef, Scene
+from xtgeo.scene import BandRef, Scene, valid_pixels
 from xtgeo.shore import land_contours
 
 #: Histogram range and bin width (dB) behind the VV/VH percentiles in ``meta.json``.
@@ -145,7 +145,7 @@ def prepare_block(
     if cap_px < 1:
         raise ValueError(f"cap_px must be at least 1, got {cap_px}")
     vv, vh = _read(scene.vv, window), _read(scene.vh, window)
-    valid = np.isfinite(vv) & np.isfinite(vh) & (vv != scene.nodata) & (vh != scene.nodata)
+    valid = valid_pixels(vv, vh, scene.nodata)
     all_valid = bool(valid.all())
     if not all_valid:
         vv[~valid] = 0

@@ -21,13 +21,6 @@ from scipy.spatial import cKDTree
 if TYPE_CHECKING:
     from xtgeo.config import PostprocessConfig
 
-#: Columns of :func:`detections_from_maps`' result, in order.
-DETECTION_FIELDS = (
-    "detect_scene_row", "detect_scene_column", "score", "vessel_score", "fishing_score",
-    "is_vessel", "is_fishing", "vessel_length_m",
-)
-
-
 def local_peaks(center: torch.Tensor, threshold: float, radius: int, band_rows: int = 2048) -> np.ndarray:
     """(row, col) int64 of pixels above ``threshold`` that are the maximum of their (2r+1)² window."""
     height = center.shape[0]
@@ -70,7 +63,8 @@ def find_peaks(center: torch.Tensor, threshold: float, radius: int) -> tuple[np.
 
 
 def detections_from_maps(maps: Mapping[str, torch.Tensor], config: PostprocessConfig) -> dict[str, np.ndarray]:
-    """Detections (columns :data:`DETECTION_FIELDS`) from full-scene ``center, vessel, fishing, length`` maps.
+    """Detections (arrays ``detect_scene_row, detect_scene_column, score, vessel_score, fishing_score,
+    is_vessel, is_fishing, vessel_length_m``) from full-scene ``center, vessel, fishing, length`` maps.
 
     ``config`` has the thresholds of :class:`xtgeo.config.PostprocessConfig` (probabilities, pixels).
     """

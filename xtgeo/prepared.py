@@ -30,6 +30,7 @@ from rasterio.windows import transform as window_transform
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import SceneError
+from xtgeo.shore import shoreline_file
 
 #: Band descriptions of ``scene.tif``, in band order.
 BANDS: tuple[str, ...] = ("vv_db", "vh_db", "valid", "land", "shore_km", "bathymetry_m")
@@ -50,7 +51,7 @@ def scene_dir(prep_dir: str | os.PathLike, scene_id: str) -> Path:
 
 def shoreline_path(prep_dir: str | os.PathLike, scene_id: str) -> Path:
     """Official-format shoreline file of a scene (usable by ``xtgeo score --shore-root``)."""
-    return Path(prep_dir) / SHORELINE_DIR / f"{scene_id}_shoreline.npy"
+    return shoreline_file(Path(prep_dir) / SHORELINE_DIR, scene_id)
 
 
 def band_index(name: str) -> int:
@@ -195,13 +196,18 @@ def is_complete(prep_dir: str | os.PathLike, scene_id: str, sources: dict[str, A
     return shoreline.is_file() and shoreline.stat().st_size == meta.get("shoreline_bytes")
 
 
+def check_bands(src: rasterio.DatasetReader) -> None:
+    """Raise :class:`SceneError` unless an open ``scene.tif`` has the bands of :data:`BANDS`."""
+    descriptions = tuple(src.descriptions)
+    if descriptions != BANDS:
+        raise SceneError(f"{src.name}: band descriptions {descriptions} are not {BANDS}")
+
+
 def read_bands(
     prep_dir: str | os.PathLike, scene_id: str, names: tuple[str, ...] = BANDS, window: Window | None = None
 ) -> dict[str, np.ndarray]:
     """Bands of a preprocessed scene (float32 arrays, optionally of one window) by name."""
     with rasterio.open(scene_dir(prep_dir, scene_id) / SCENE_FILE) as src:
-        descriptions = tuple(src.descriptions)
-        if descriptions != BANDS:
-            raise SceneError(f"{src.name}: band descriptions {descriptions} are not {BANDS}")
+        check_bands(src)
         data = src.read([band_index(n) for n in names], window=window)
     return dict(zip(names, data))

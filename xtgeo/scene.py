@@ -73,17 +73,20 @@ def _grid(path: Path) -> tuple[int, int, int, CRS | None, Affine, float | None]:
         return src.count, src.height, src.width, src.crs, src.transform, src.nodata
 
 
-def _probe(band: BandRef, windows: list[Window]) -> list[np.ndarray]:
-    """Read windows of a band, turning decode errors (a truncated file) into a SceneError."""
+def _probe(band: BandRef, grid: int) -> list[np.ndarray]:
+    """Read the blocks of :func:`_block_windows` of a band, turning decode errors (a truncated file)
+    into a SceneError."""
     try:
         with _open(band.path) as src:
-            return [src.read(band.index, window=w) for w in windows]
+            block = src.block_shapes[band.index - 1]
+            return [src.read(band.index, window=w) for w in _block_windows(src.height, src.width, block, grid)]
     except RasterioError as err:
         raise SceneError(f"{band.path}: unreadable or truncated data ({_short(err)})") from None
 
 
 def _block_windows(height: int, width: int, block: tuple[int, int], grid: int) -> list[Window]:
-    """The last block (end of file) plus up to ``grid`` × ``grid`` blocks spread over the image."""
+    """The last block (end of file) plus up to ``grid`` × ``grid`` blocks spread over the image
+    (only the last one for ``grid`` 0)."""
     bh, bw = min(block[0], height), min(block[1], width)
     last_r, last_c = (height - 1) // bh, (width - 1) // bw
     blocks = [(last_r, last_c)] + [
@@ -94,14 +97,22 @@ def _block_windows(height: int, width: int, block: tuple[int, int], grid: int) -
     return [Window(c * bw, r * bh, min(bw, width - c * bw), min(bh, height - r * bh)) for r, c in blocks]
 
 
+def has_data(values: np.ndarray, nodata: float) -> np.ndarray:
+    """Pixels of a band that hold data: finite and not ``nodata``."""
+    return np.isfinite(values) & (values != nodata)
+
+
+def valid_pixels(vv: np.ndarray, vh: np.ndarray, nodata: float) -> np.ndarray:
+    """Pixels of a scene where both VV and VH hold data."""
+    return has_data(vv, nodata) & has_data(vh, nodata)
+
+
 def _has_valid(values: np.ndarray, nodata: float) -> bool:
-    return bool(np.any(np.isfinite(values) & (values != nodata)))
+    return bool(has_data(values, nodata).any())
 
 
 def _check_data(vv: BandRef, height: int, width: int, nodata: float) -> None:
-    with _open(vv.path) as src:
-        block = src.block_shapes[vv.index - 1]
-    if any(_has_valid(v, nodata) for v in _probe(vv, _block_windows(height, width, block, SAMPLE_GRID))):
+    if any(_has_valid(v, nodata) for v in _probe(vv, SAMPLE_GRID)):
         return
     factor = max(1.0, max(height, width) / DECIMATED_SIDE)
     try:
@@ -160,9 +171,7 @@ def open_scene(path: str | os.PathLike, *, require_ancillary: bool = False, chec
     if require_ancillary:
         _check_ancillary(root, ancillary, crs)
     for band in (vv, vh):
-        with _open(band.path) as src:
-            block = src.block_shapes[band.index - 1]
-        _probe(band, _block_windows(height, width, block, 1)[:1])
+        _probe(band, 0)  # the last block: a truncated file fails here
     if check_data:
         _check_data(vv, height, width, nodata)
     return Scene(scene_id, root, vv, vh, ancillary, height, width, crs, transform, nodata)

@@ -75,6 +75,11 @@ def write_shoreline(path: str | os.PathLike, contours: list[np.ndarray]) -> Path
     return path
 
 
+def shoreline_file(folder: str | os.PathLike, scene_id: str) -> Path:
+    """The official shoreline file of a scene in ``folder``: ``<scene_id>_shoreline.npy``."""
+    return Path(folder) / f"{scene_id}_shoreline.npy"
+
+
 def read_shoreline(path: str | os.PathLike) -> list[np.ndarray]:
     """Read an official-format shoreline file into a list of (N, 2) arrays."""
     array = np.load(path, allow_pickle=True)

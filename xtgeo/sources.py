@@ -20,7 +20,7 @@ from rasterio.windows import Window
 from xtgeo import prepared
 from xtgeo.atomic import is_temporary
 from xtgeo.errors import SceneError
-from xtgeo.scene import DEFAULT_NODATA, VV_FILE, BandRef, Scene, open_scene
+from xtgeo.scene import DEFAULT_NODATA, VV_FILE, BandRef, Scene, open_scene, valid_pixels
 from xtgeo.shore import distance_at_points_km, read_shoreline
 from xtgeo.tiling import Tile
 
@@ -53,10 +53,8 @@ class SceneSource:
         except RasterioError as err:
             raise SceneError(f"{self.scene.root}: cannot read tile at row {tile.row}, col {tile.col} ({err})") from None
         vv, vh = bands["vv_db"], bands["vh_db"]
-        valid = np.isfinite(vv) & np.isfinite(vh)
-        if self.valid is None:
-            valid &= (vv != self.scene.nodata) & (vh != self.scene.nodata)
-        else:
+        valid = valid_pixels(vv, vh, self.scene.nodata)
+        if self.valid is not None:  # a prepared scene: its own validity (nodata there is 0 dB)
             valid &= bands["valid"] > 0
         return {"vv_db": vv, "vh_db": vh, "valid": valid}
 
@@ -69,7 +67,7 @@ class SceneSource:
 
 
 def _shoreline(parent: Path, scene_id: str) -> Path | None:
-    path = parent / prepared.SHORELINE_DIR / f"{scene_id}_shoreline.npy"
+    path = prepared.shoreline_path(parent, scene_id)
     return path if path.is_file() else None
 
 
@@ -78,12 +76,10 @@ def open_prepared(folder: Path) -> SceneSource:
     tif = folder / prepared.SCENE_FILE
     try:
         with rasterio.open(tif) as src:
-            descriptions, crs, transform = tuple(src.descriptions), src.crs, src.transform
-            height, width = src.height, src.width
+            prepared.check_bands(src)
+            crs, transform, height, width = src.crs, src.transform, src.height, src.width
     except (RasterioError, OSError) as err:
         raise SceneError(f"{tif}: unreadable GeoTIFF ({err})") from None
-    if descriptions != prepared.BANDS:
-        raise SceneError(f"{tif}: band descriptions {descriptions} are not {prepared.BANDS}")
     ref = lambda name: BandRef(tif, prepared.band_index(name))  # noqa: E731
     scene = Scene(folder.name, folder, ref("vv_db"), ref("vh_db"), {}, height, width, crs, transform, DEFAULT_NODATA)
     return SceneSource(scene, ref("valid"), _shoreline(folder.parent, folder.name))

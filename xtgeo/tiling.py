@@ -49,6 +49,11 @@ def axis_starts(size: int, length: int, stride: int) -> list[int]:
     return starts
 
 
+def valid_tiling(tile_size: int, overlap: int) -> bool:
+    """Whether tiles of ``tile_size`` can overlap by ``overlap``: at least 2 px, overlap 0 to half a tile."""
+    return tile_size >= 2 and 0 <= 2 * overlap <= tile_size
+
+
 def ramp(overlap: int) -> np.ndarray:
     """Raised-cosine ramp of ``overlap`` values rising from just above 0 to just below 1."""
     t = (np.arange(overlap, dtype=np.float64) + 0.5) / overlap
@@ -86,7 +91,7 @@ class TileGrid:
     def __post_init__(self) -> None:
         if self.height < 1 or self.width < 1:
             raise ValueError(f"scene size must be positive, got {self.height} x {self.width}")
-        if self.tile_size < 2 or not 0 <= 2 * self.overlap <= self.tile_size:
+        if not valid_tiling(self.tile_size, self.overlap):
             raise ValueError(f"need 0 <= overlap <= tile_size / 2, got tile {self.tile_size}, overlap {self.overlap}")
         stride = self.tile_size - self.overlap
         object.__setattr__(self, "row_starts", axis_starts(self.height, self.tile_height, stride))

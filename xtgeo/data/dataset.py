@@ -34,7 +34,7 @@ from xtgeo.data.augment import SYMMETRIES, augment_sample
 from xtgeo.data.normalize import model_input
 from xtgeo.data.targets import crop_targets
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.prepared import BANDS, LABELS_FILE, SCENE_FILE
+from xtgeo.prepared import BANDS, LABELS_FILE, SCENE_FILE, band_index
 
 #: The bands a crop reads (what :func:`~xtgeo.data.normalize.model_input` needs).
 INPUT_BANDS = ("vv_db", "vh_db", "valid")
@@ -61,7 +61,7 @@ class PreparedScene(RasterDataset):
             self.transform, self.height, self.width = src.transform, src.height, src.width
             step = max(1, math.ceil(max(src.height, src.width) / COARSE_SIDE))
             shape = (math.ceil(src.height / step), math.ceil(src.width / step))
-            coarse = src.read(BANDS.index("valid") + 1, out_shape=shape, resampling=Resampling.average)
+            coarse = src.read(band_index("valid"), out_shape=shape, resampling=Resampling.average)
         super().__init__(paths=[str(path)], crs=src.crs, res=(abs(src.transform.a), abs(src.transform.e)),
                          bands=INPUT_BANDS)
         self.path, self.scene_id = Path(path), Path(path).parent.name

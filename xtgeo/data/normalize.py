@@ -12,9 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from xtgeo.config import DataConfig
+
 POLARISATIONS = ("vv", "vh")
-_DEFAULTS = {"db_min": -50.0, "db_max": 20.0, "vv_mean": -18.0, "vv_std": 6.0, "vh_mean": -26.0,
-             "vh_std": 6.0, "validity_channel": True}
+#: The normalisation keys of the ``data`` section, with :class:`~xtgeo.config.DataConfig`'s defaults.
+_DEFAULTS = {key: getattr(DataConfig, key) for key in
+             ("db_min", "db_max", "vv_mean", "vv_std", "vh_mean", "vh_std", "validity_channel")}
 
 
 def _data_section(cfg: Any) -> dict[str, Any]:

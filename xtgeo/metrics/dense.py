@@ -11,6 +11,7 @@ scorer, so the floats (and scipy's choice among tied assignments) are the same. 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,11 +68,17 @@ def match_scene_dense(
     return rows[hit], cols[hit], chosen[hit]
 
 
-def scene_slices(group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions sorted by group (stable, -1 first) and the start offset of every group 0..n-1."""
-    order = np.argsort(group, kind="stable")
-    starts = np.searchsorted(group[order], np.arange(n_groups + 1))
-    return order, starts
+def scene_rows(
+    pred_group: np.ndarray, gt_group: np.ndarray, n_groups: int, groups: Iterable[int]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """For each group number in ``groups``: it, its prediction positions and its label positions
+    (each in file order)."""
+    p_order = np.argsort(pred_group, kind="stable")
+    g_order = np.argsort(gt_group, kind="stable")
+    p_starts = np.searchsorted(pred_group[p_order], np.arange(n_groups + 1))
+    g_starts = np.searchsorted(gt_group[g_order], np.arange(n_groups + 1))
+    for g in groups:
+        yield g, p_order[p_starts[g] : p_starts[g + 1]], g_order[g_starts[g] : g_starts[g + 1]]
 
 
 def match_dense(
@@ -82,18 +89,13 @@ def match_dense(
     n_groups: int,
     tolerance_m: float,
     costly: bool = True,
-    groups: np.ndarray | None = None,
 ) -> Matches:
     """Match every scene (group 0..n_groups-1; -1 is ignored) with the dense official procedure.
 
-    ``groups`` restricts the work to those group numbers. Rows within a group keep file order.
+    Rows within a group keep file order.
     """
-    p_order, p_starts = scene_slices(pred_group, n_groups)
-    g_order, g_starts = scene_slices(gt_group, n_groups)
     found = []
-    for g in range(n_groups) if groups is None else groups:
-        p_idx = p_order[p_starts[g] : p_starts[g + 1]]
-        g_idx = g_order[g_starts[g] : g_starts[g + 1]]
+    for _, p_idx, g_idx in scene_rows(pred_group, gt_group, n_groups, range(n_groups)):
         rows, cols, dist = match_scene_dense(pred_rc[p_idx], gt_rc[g_idx], tolerance_m, costly)
         found.append((p_idx[rows], g_idx[cols], dist))
     if not found:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,7 +16,7 @@ from xtgeo.errors import ConfigError, SceneError
 from xtgeo.labels import PIXEL_SIZE_M
 from xtgeo.metrics.dense import Matches, match_dense, near_shore_dense
 from xtgeo.metrics.xview3 import candidate_pairs, match_fast, near_shore
-from xtgeo.shore import read_shoreline
+from xtgeo.shore import read_shoreline, shoreline_file
 
 #: Official cap on lengths before the relative error (the longest vessel is 458 m).
 MAX_OBJECT_LENGTH_M = 500.0
@@ -266,7 +265,7 @@ def _near_shore_predictions(pred, pred_group, scenes, shore_root, options, shore
     radius_px = (options.shore_tolerance + options.distance_tolerance / 1000) * 1000 / PIXEL_SIZE_M
     near = np.zeros(len(pred_group), dtype=bool)
     for number, scene_id in enumerate(scenes):
-        path = Path(shore_root) / f"{scene_id}_shoreline.npy"
+        path = shoreline_file(shore_root, scene_id)
         if not path.is_file():
             raise SceneError(f"{path}: no shoreline file for scene {scene_id}")
         rows = np.flatnonzero(pred_group == number)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from xtgeo.labels import PREDICTION_COLUMNS, SCORE_LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
+from xtgeo.labels import CONFIDENCE_LEVELS, PREDICTION_COLUMNS, SCORE_LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
 
 SCENE_SHAPE = (29_400, 24_400)
 
@@ -35,14 +35,17 @@ def random_labels(
         rc[in_cluster] = rc[near[in_cluster]] + rng.normal(0, cluster_px, (in_cluster.sum(), 2))
     rc = np.clip(np.round(rc), 0, np.array(shape) - 1).astype(np.int64)
     # real labels never share a pixel: move duplicates to a free random pixel
-    key = (np.arange(n) // per_scene) * shape[0] * shape[1] + rc[:, 0] * shape[1] + rc[:, 1]
+    def pixel_key(rows: np.ndarray) -> np.ndarray:  # one number per (scene, pixel)
+        return (rows // per_scene) * shape[0] * shape[1] + rc[rows, 0] * shape[1] + rc[rows, 1]
+
+    key = pixel_key(np.arange(n))
     while True:
         _, first = np.unique(key, return_index=True)
         duplicate = np.setdiff1d(np.arange(n), first)
         if not len(duplicate):
             break
         rc[duplicate] = (rng.random((len(duplicate), 2)) * np.array(shape)).astype(np.int64)
-        key[duplicate] = (duplicate // per_scene) * shape[0] * shape[1] + rc[duplicate, 0] * shape[1] + rc[duplicate, 1]
+        key[duplicate] = pixel_key(duplicate)
     is_vessel = rng.choice(np.array([True, False, None]), n, p=[0.62, 0.37, 0.01])
     is_fishing = np.where(is_vessel == True, rng.choice(np.array([True, False, None]), n, p=[0.05, 0.15, 0.8]), None)  # noqa: E712
     length = np.where(rng.random(n) < 0.4, rng.gamma(2.0, 40.0, n) + 5.0, np.nan)
@@ -56,7 +59,7 @@ def random_labels(
             "is_fishing": pd.array(is_fishing, dtype="boolean"),
             "vessel_length_m": length,
             "distance_from_shore_km": shore,
-            "confidence": rng.choice(np.array(["HIGH", "MEDIUM", "LOW"]), n, p=[0.48, 0.34, 0.18]),
+            "confidence": rng.choice(np.array(CONFIDENCE_LEVELS), n, p=[0.48, 0.34, 0.18]),
         }
     )
     return table[list(SCORE_LABEL_COLUMNS)]

@@ -42,7 +42,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from xtgeo.labels import PIXEL_SIZE_M
-from xtgeo.metrics.dense import COSTLY_DISTANCE_M, Matches, match_dense, scene_slices
+from xtgeo.metrics.dense import COSTLY_DISTANCE_M, Matches, match_dense, scene_rows
 
 #: Two optimal costs closer than this (metres) count as a tie and send the scene to the dense solver.
 TIE_MARGIN_M = 1e-3
@@ -137,15 +137,11 @@ def _solve_scenes_dense(
     """The official dense solve of whole scenes, its matrix filled from the candidate edges: C
     everywhere, the cheap distances (the same floats) scattered in. Identical matrix, identical
     assignment, without recomputing every distance."""
-    p_order, p_starts = scene_slices(pred_group, n_groups)
-    g_order, g_starts = scene_slices(gt_group, n_groups)
     p_local = np.full(len(pred_group), -1)
     g_local = np.full(len(gt_group), -1)
     edge_group = pred_group[pred]
     found = []
-    for g in groups:
-        p_idx = p_order[p_starts[g] : p_starts[g + 1]]
-        g_idx = g_order[g_starts[g] : g_starts[g + 1]]
+    for g, p_idx, g_idx in scene_rows(pred_group, gt_group, n_groups, groups):
         p_local[p_idx] = np.arange(len(p_idx))
         g_local[g_idx] = np.arange(len(g_idx))
         mine = edge_group == g

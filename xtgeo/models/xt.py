@@ -70,7 +70,7 @@ class XT(nn.Module):
         return deep + tokens_to_maps(context.to(deep.dtype), h, w), valid
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor] | torch.Tensor:
-        batch, _, height, width = x.shape
+        height, width = x.shape[-2:]
         grid = RegionGrid(height, width, self.encoder.region_size)
         padded = pad_to_regions(x, grid)
         maps = self.encoder(padded, grid)

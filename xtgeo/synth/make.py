@@ -13,6 +13,7 @@ import pandas as pd
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import ConfigError
+from xtgeo.prepared import shoreline_path
 from xtgeo.shore import land_contours, write_shoreline
 from xtgeo.synth.ancillary import make_ancillary
 from xtgeo.synth.footprint import footprint
@@ -25,7 +26,6 @@ from xtgeo.synth.terrain import make_terrain
 
 #: Smallest scene side: a few object-free margins and one lane must fit.
 MIN_SIDE = 256
-SHORELINE_DIR = "shoreline"
 LABELS_FILE = "labels.csv"
 
 Progress = Callable[[int], None]
@@ -87,7 +87,7 @@ def make_scene(
         tmp.mkdir()
         write_sar(tmp, terrain, land, ancillary, placed, crs, transform, seed, on_rows)
         write_ancillary(tmp, ancillary, crs, transform, height, width)
-    write_shoreline(out_dir / SHORELINE_DIR / f"{scene_id}_shoreline.npy", contours)
+    write_shoreline(shoreline_path(out_dir, scene_id), contours)
     return SyntheticScene(scene_id, folder, labels, objects, context)
 
 

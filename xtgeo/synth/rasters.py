@@ -18,18 +18,18 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
+from xtgeo.scene import DEFAULT_NODATA, VH_FILE, VV_FILE
 from xtgeo.synth.ancillary import Ancillary
 from xtgeo.synth.footprint import Footprint
 from xtgeo.synth.geo import ancillary_transform
 from xtgeo.synth.terrain import STRIP_ROWS, Terrain
 
-NODATA = -32768.0
 #: Equivalent number of looks of Sentinel-1 IW GRD high resolution.
 LOOKS = 4.4
 #: VH noise-equivalent sigma0 (linear), about −27 dB.
 VH_NOISE_FLOOR = 10 ** (-2.7)
 PROFILE = dict(
-    driver="GTiff", dtype="float32", count=1, nodata=NODATA, tiled=True, blockxsize=512, blockysize=512,
+    driver="GTiff", dtype="float32", count=1, nodata=DEFAULT_NODATA, tiled=True, blockxsize=512, blockysize=512,
     compress="deflate", zlevel=1, predictor=3, bigtiff="IF_SAFER", num_threads="ALL_CPUS",
 )
 ANCILLARY_PROFILE = {**PROFILE, "blockxsize": 256, "blockysize": 256}
@@ -74,7 +74,7 @@ def write_sar(
     near_left = bool(np.random.default_rng([seed, 0]).random() < 0.5)
     profile = {**PROFILE, "height": height, "width": width, "crs": crs, "transform": transform}
     by_row = sorted(placed, key=lambda p: p[0])
-    with rasterio.open(folder / "VV_dB.tif", "w", **profile) as vv_out, rasterio.open(folder / "VH_dB.tif", "w", **profile) as vh_out:
+    with rasterio.open(folder / VV_FILE, "w", **profile) as vv_out, rasterio.open(folder / VH_FILE, "w", **profile) as vh_out:
         for strip, r0 in enumerate(range(0, height, STRIP_ROWS)):
             r1 = min(r0 + STRIP_ROWS, height)
             vv, vh = _backscatter(terrain, ancillary, land[r0:r1], r0, r1, near_left)
@@ -86,7 +86,7 @@ def write_sar(
             window = Window(0, r0, width, r1 - r0)
             for band, out in ((vv, vv_out), (vh, vh_out)):
                 db = np.float32(10.0) * np.log10(band)
-                db[invalid] = NODATA
+                db[invalid] = DEFAULT_NODATA
                 out.write(db, 1, window=window)
             if on_rows is not None:
                 on_rows(r1 - r0)
@@ -105,6 +105,6 @@ def write_ancillary(folder: Path, ancillary: Ancillary, crs: CRS, transform: Aff
     profile = {**ANCILLARY_PROFILE, "height": rows, "width": cols, "crs": crs,
                "transform": ancillary_transform(transform, height, width)}
     for name, (grid, swath_only) in grids.items():
-        data = np.where(ancillary.valid | (not swath_only), grid, NODATA).astype(np.float32)
+        data = np.where(ancillary.valid | (not swath_only), grid, DEFAULT_NODATA).astype(np.float32)
         with rasterio.open(folder / f"{name}.tif", "w", **profile) as out:
             out.write(data, 1)

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from xtgeo.labels import UNKNOWN_SHORE_DISTANCE_KM
+from xtgeo.labels import CONFIDENCE_LEVELS, UNKNOWN_SHORE_DISTANCE_KM
 
 GROUPS: tuple[str, ...] = ("fishing", "non_fishing", "vessel", "non_vessel", "unknown")
 SOURCES: tuple[str, ...] = ("ais/manual", "manual", "ais")
-CONFIDENCES: tuple[str, ...] = ("HIGH", "MEDIUM", "LOW")
 #: Known-distance bin edges (km); the histogram has one more bin: distance unknown (sentinel).
 DISTANCE_EDGES_KM: tuple[float, ...] = (0.0, 0.5, 2.0, 5.0, 10.0)
 #: Real labels give a distance to shore only up to this distance; beyond it, the sentinel.
@@ -130,7 +129,7 @@ def fit_label_stats(path: str | os.PathLike) -> LabelStats:
         rows = labels[group == name]
         lengths = np.log(rows["vessel_length_m"].dropna().to_numpy(dtype=np.float64))
         source_probs[name] = _shares(rows["source"], SOURCES)
-        confidence_probs[name] = _shares(rows["confidence"], CONFIDENCES)
+        confidence_probs[name] = _shares(rows["confidence"], CONFIDENCE_LEVELS)
         length_known[name] = round(float(rows["vessel_length_m"].notna().mean()), 4)
         length_log[name] = (round(float(lengths.mean()), 4), round(float(lengths.std()), 4))
         hist = np.bincount(bins[(group == name).to_numpy()], minlength=n_bins) / max(len(rows), 1)

@@ -90,7 +90,7 @@ class Terrain:
     harbours: tuple[Harbour, ...]
     swath: SwathEdge
 
-    def relief(self, r0: int, r1: int, c0: int, c1: int, *, with_islands: bool = True) -> np.ndarray:
+    def relief(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Relief (km, float32) of a window; land where positive (before harbours)."""
         rows = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
         cols = np.arange(c0, c1, dtype=np.float32)[None, :] + 0.5
@@ -98,14 +98,13 @@ class Terrain:
         value = (rows * (self.inland[0] * km) + cols * (self.inland[1] * km)) - np.float32(self.threshold_km)
         for field, amplitude in zip(self.noise, self.amplitudes_km):
             value = value + np.float32(amplitude) * field.window(r0, r1, c0, c1)
-        if with_islands:
-            for row, col, radius, lift in self.islands:
-                reach = int(4 * radius)
-                rs = slice(max(int(row) - reach - r0, 0), max(min(int(row) + reach - r0, r1 - r0), 0))
-                cs = slice(max(int(col) - reach - c0, 0), max(min(int(col) + reach - c0, c1 - c0), 0))
-                if rs.start < rs.stop and cs.start < cs.stop:
-                    d2 = (rows[rs] - row) ** 2 + (cols[:, cs] - col) ** 2
-                    value[rs, cs] += np.float32(lift) * np.exp(-d2 / np.float32(2 * radius**2))
+        for row, col, radius, lift in self.islands:
+            reach = int(4 * radius)
+            rs = slice(max(int(row) - reach - r0, 0), max(min(int(row) + reach - r0, r1 - r0), 0))
+            cs = slice(max(int(col) - reach - c0, 0), max(min(int(col) + reach - c0, c1 - c0), 0))
+            if rs.start < rs.stop and cs.start < cs.stop:
+                d2 = (rows[rs] - row) ** 2 + (cols[:, cs] - col) ** 2
+                value[rs, cs] += np.float32(lift) * np.exp(-d2 / np.float32(2 * radius**2))
         return value
 
     def relief_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
