@@ -24,12 +24,13 @@ from xtgeo.config import Config, dump_config, from_dict, load_config
 from xtgeo.data.dataset import CropDataset, PreparedData, TrainSampler, crop_regions, open_prepared, validation_items
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.losses import xview3_loss
+from xtgeo.models import build_model
+from xtgeo.models.heads import XVIEW3_MAPS as PARTS  # one loss part per model head
 from xtgeo.optim import build_optimizer
 from xtgeo.runlog import RunLog
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
-PARTS = ("center", "vessel", "fishing", "length")
 
 
 def checkpoint_path(run_dir: Path, step: int | None = None) -> Path:
@@ -125,8 +126,6 @@ class Trainer:
     """The training loop of one process: steps, logs, checkpoints, validation."""
 
     def __init__(self, cfg: Config, data: PreparedData, run_dir: Path, rank: distributed.Rank, device: torch.device) -> None:
-        from xtgeo.models import build_model
-
         self.cfg, self.data, self.run_dir, self.rank, self.device = cfg, data, run_dir, rank, device
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg.model).to(device)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-#: Output heads accumulated into full-scene maps.
-HEADS: tuple[str, ...] = ("center", "vessel", "fishing", "length")
+from xtgeo.models.heads import XVIEW3_MAPS as HEADS  # the maps predict blends, one per model head
+
 MAP_DTYPE = torch.float16
 
 
