@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,21 @@ def prepared_dataset(synth_dataset: Path, tmp_path_factory: pytest.TempPathFacto
             report = run_preprocess(synth_dataset, out, synth_dataset / "labels.csv", client=client)
     assert not report.failed
     return out
+
+
+@pytest.fixture
+def xtgeo_cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
+    """Run ``xtgeo ARGS`` in this process as the console script does: (exit status, stdout, stderr)."""
+    import cli
+
+    def run(*args: object) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            cli.main([str(a) for a in args])
+            status = 0
+        except SystemExit as exit_:
+            status = exit_.code
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run

@@ -11,7 +11,6 @@ import pytest
 import rasterio
 import torch
 
-import cli
 from pipelines.predict import run_prediction
 from xtgeo import prepared
 from xtgeo.checkpoint import save_checkpoint
@@ -137,21 +136,11 @@ def test_all_nodata_scene_gives_an_empty_file(world, tmp_path):
     assert len(frame) == 0 and "detect_scene_row" in frame.columns
 
 
-def _cli(capsys, *args) -> tuple[int, str]:
-    """Run ``xtgeo predict ARGS`` in this process as the console script does: (exit status, stderr)."""
-    capsys.readouterr()
-    try:
-        cli.main(["predict", *map(str, args)])
-        status = 0
-    except SystemExit as exit_:
-        status = exit_.code
-    return status, capsys.readouterr().err
 
-
-def test_cli_writes_detections(world, tmp_path, capsys):
+def test_cli_writes_detections(world, tmp_path, xtgeo_cli):
     root, scenes, ckpt, _, _ = world
     out = tmp_path / "cli.geojson"
-    status, err = _cli(capsys, scenes[0].folder, "--checkpoint", ckpt, "--out", out, "--tile-size", 192, "--overlap", 32,
+    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--out", out, "--tile-size", 192, "--overlap", 32,
                   "--device", "cpu", "--center-threshold", 0.0)
     assert status == 0, err
     assert len(gpd.read_file(out)) > 0
@@ -174,11 +163,11 @@ def _bad_checkpoints(world, tmp_path) -> dict[str, tuple[Path, str]]:
     }
 
 
-def test_bad_checkpoints_fail_with_one_line_and_no_output(world, tmp_path, capsys):
+def test_bad_checkpoints_fail_with_one_line_and_no_output(world, tmp_path, xtgeo_cli):
     root, scenes, _, _, _ = world
     outputs = tmp_path / "out"
     for name, (path, message) in _bad_checkpoints(world, tmp_path).items():
-        status, err = _cli(capsys, scenes[0].folder, "--checkpoint", path, "--out", outputs / f"{name}.csv",
+        status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", path, "--out", outputs / f"{name}.csv",
                            "--device", "cpu")
         assert status == 1, name
         assert err.startswith("error: ") and message in err, (name, err)

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-import cli
 from xtgeo.labels import LABEL_COLUMNS, SCORE_LABEL_COLUMNS, read_labels, read_predictions
 from xtgeo.errors import LabelError
 from xtgeo.metrics.simulate import noisy_predictions, random_labels, random_shoreline
@@ -28,18 +27,9 @@ def files(tmp_path):
     return tmp_path
 
 
-def run_cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        cli.main(["score", *map(str, args)])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
-
-def test_score_writes_json_and_per_scene(files, capsys):
-    code, out, _ = run_cli(capsys, files / "pred.csv", files / "labels.csv", "--shore-from", files / "prep",
+def test_score_writes_json_and_per_scene(files, xtgeo_cli):
+    code, out, _ = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-from", files / "prep",
                            "--json", files / "score.json", "--per-scene", files / "scenes.csv")
     assert code == 0 and "aggregate" in out and "close to shore" in out
     scores = json.loads((files / "score.json").read_text())
@@ -49,10 +39,10 @@ def test_score_writes_json_and_per_scene(files, capsys):
     assert per_scene[0].startswith("scene_id,predictions,labels,tp,fp,fn") and len(per_scene) == 3
 
 
-def test_score_options_change_the_numbers(files, capsys):
+def test_score_options_change_the_numbers(files, xtgeo_cli):
     base = ("--json", files / "a.json")
-    run_cli(capsys, files / "pred.csv", files / "labels.csv", *base)
-    run_cli(capsys, files / "pred.csv", files / "labels.csv", "--json", files / "b.json", "--score-all",
+    xtgeo_cli("score", files / "pred.csv", files / "labels.csv", *base)
+    xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--json", files / "b.json", "--score-all",
             "--distance-tolerance", "100", "--scene-id", "scene0001v")
     a, b = (json.loads((files / n).read_text()) for n in ("a.json", "b.json"))
     assert a["n_scenes"] == 2 and b["n_scenes"] == 1 and b["n_dropped_low"] == 0
@@ -67,30 +57,30 @@ def test_score_options_change_the_numbers(files, capsys):
         (lambda p, g: p.assign(detect_scene_row=[np.nan] + list(p.detect_scene_row[1:])), "row 1 (line 2), column detect_scene_row"),
     ],
 )
-def test_bad_predictions_give_one_line_errors(files, capsys, mutate, message):
+def test_bad_predictions_give_one_line_errors(files, xtgeo_cli, mutate, message):
     import pandas as pd
 
     pred = mutate(pd.read_csv(files / "pred.csv"), None)
     pred.to_csv(files / "pred.csv", index=False)
-    code, out, err = run_cli(capsys, files / "pred.csv", files / "labels.csv", "--json", files / "s.json")
+    code, out, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--json", files / "s.json")
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
     assert "Traceback" not in err and not (files / "s.json").exists()
 
 
-def test_other_bad_inputs(files, capsys):
+def test_other_bad_inputs(files, xtgeo_cli):
     (files / "empty.csv").write_text("")
-    code, _, err = run_cli(capsys, files / "empty.csv", files / "labels.csv")
+    code, _, err = xtgeo_cli("score", files / "empty.csv", files / "labels.csv")
     assert code == 1 and "empty.csv: empty file" in err
-    code, _, err = run_cli(capsys, files / "pred.csv", files / "labels.csv", "--scene-id", "nowhere")
+    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--scene-id", "nowhere")
     assert code == 1 and "unknown scene id(s) nowhere" in err
     next(iter((files / "prep" / "shoreline").glob("*.npy"))).unlink()
-    code, _, err = run_cli(capsys, files / "pred.csv", files / "labels.csv", "--shore-root", files / "prep" / "shoreline")
+    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-root", files / "prep" / "shoreline")
     assert code == 1 and "_shoreline.npy: no shoreline file for scene" in err
 
 
-def test_header_only_predictions_score_zero(files, capsys):
+def test_header_only_predictions_score_zero(files, xtgeo_cli):
     (files / "none.csv").write_text("detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m\n")
-    code, _, _ = run_cli(capsys, files / "none.csv", files / "labels.csv", "--json", files / "z.json")
+    code, _, _ = xtgeo_cli("score", files / "none.csv", files / "labels.csv", "--json", files / "z.json")
     assert code == 0 and json.loads((files / "z.json").read_text())["aggregate"] == 0
 
 
