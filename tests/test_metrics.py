@@ -7,12 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linear_sum_assignment
 from scipy.spatial import distance_matrix
 
 from xtgeo.labels import read_labels
-from xtgeo.metrics import ScoreOptions, score
-from xtgeo.metrics.dense import match_dense, near_shore_dense, pairwise_distance_m
+from xtgeo.metrics import ScoreOptions, lsap, score
+from xtgeo.metrics.dense import COSTLY_DISTANCE_M, match_dense, near_shore_dense, pairwise_distance_m
 from xtgeo.metrics.simulate import noisy_predictions, random_labels, random_shoreline
+from xtgeo.metrics.lsap import scipy_assignment
 from xtgeo.metrics.xview3 import match_fast, near_shore
 from xtgeo.shore import write_shoreline
 
@@ -66,6 +68,43 @@ def test_fast_matching_equals_dense_on_random_cases(integer_grid):
         fallbacks += fast.dense_scenes
     if not integer_grid:
         assert fallbacks == 0  # generic coordinates: the component solution is unique, never dense
+
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_replayed_scipy_solver_gives_scipys_assignment_on_tie_heavy_matrices(seed, monkeypatch):
+    """Whole-pixel points, costly distances: exact ties everywhere; wide, tall and square matrices,
+    rows and columns without any cheap entry. Every pair must be scipy's own."""
+    gave_up = []
+    monkeypatch.setattr(lsap, "linear_sum_assignment", lambda cost: gave_up.append(1) or linear_sum_assignment(cost))
+    rng = np.random.default_rng(seed)
+    for _ in range(150):
+        n, m = rng.integers(1, 70, 2)
+        size = rng.choice([10.0, 30.0, 80.0, 300.0])
+        a, b = np.round(rng.random((n, 2)) * size), np.round(rng.random((m, 2)) * size)
+        dist = pairwise_distance_m(a, b)
+        tol = float(rng.choice([50.0, 200.0]))
+        rows, cols = np.nonzero(dist <= tol)
+        want = linear_sum_assignment(np.where(dist > tol, COSTLY_DISTANCE_M, dist))
+        got = scipy_assignment((n, m), rows, cols, dist[rows, cols], COSTLY_DISTANCE_M)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert len(gave_up) < 75  # most cases are replayed, not handed to scipy
+
+
+def test_replay_covers_big_whole_pixel_scenes_without_giving_up(monkeypatch):
+    """Scene-sized sparse problems (the benchmark's shape, smaller): the replay finishes on its own."""
+    calls = []
+    monkeypatch.setattr(lsap, "linear_sum_assignment", lambda cost: calls.append(cost.shape))
+    rng = np.random.default_rng(9)
+    labels = random_labels(rng, 1, 600, shape=(3000, 3000))
+    preds = noisy_predictions(rng, labels)
+    a, b = preds[["detect_scene_row", "detect_scene_column"]].to_numpy(float), labels[["detect_scene_row", "detect_scene_column"]].to_numpy(float)
+    dist = pairwise_distance_m(a, b)
+    rows, cols = np.nonzero(dist <= 200.0)
+    got = scipy_assignment(dist.shape, rows, cols, dist[rows, cols], COSTLY_DISTANCE_M)
+    monkeypatch.undo()
+    want = linear_sum_assignment(np.where(dist > 200.0, COSTLY_DISTANCE_M, dist))
+    assert calls == [] and np.array_equal(got[1], want[1])
 
 
 def test_exact_tolerance_pair_is_cheap_in_assignment_but_not_a_hit():

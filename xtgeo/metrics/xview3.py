@@ -24,9 +24,11 @@ the pair changes in the score: a dropped prediction, the class outcomes, the len
 place in the sum, whether it scores at all); when all optimal alternatives of a component have the
 same multiset of effect codes, any of them gives the official numbers. A star's alternatives are its
 shortest edges; an enumerated component's are its optimal assignments. Scenes with a tie that
-matters (or any tie in a component too large to enumerate) are handed to the dense reference
-(:mod:`xtgeo.metrics.dense`), which is the official computation itself. Without
-costly distances the optimum mixes far pairs too and does not decompose: every scene is dense.
+matters (or any tie in a component too large to enumerate) get the official dense assignment of
+the whole scene, from scipy's solver replayed on the scene's candidate edges
+(:mod:`xtgeo.metrics.lsap`: same steps, same floats, same tie-breaking, without the matrix).
+Without costly distances the optimum mixes far pairs too and does not decompose: every scene is
+solved by the dense reference (:mod:`xtgeo.metrics.dense`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from scipy.spatial import cKDTree
 
 from xtgeo.labels import PIXEL_SIZE_M
 from xtgeo.metrics.dense import COSTLY_DISTANCE_M, Matches, match_dense, scene_rows
+from xtgeo.metrics.lsap import scipy_assignment
 
 #: Two optimal costs closer than this (metres) count as a tie and send the scene to the dense solver.
 TIE_MARGIN_M = 1e-3
@@ -134,9 +137,8 @@ def _solve_scenes_dense(
     dist: np.ndarray,
     tolerance_m: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The official dense solve of whole scenes, its matrix filled from the candidate edges: C
-    everywhere, the cheap distances (the same floats) scattered in. Identical matrix, identical
-    assignment, without recomputing every distance."""
+    """The official dense solve of whole scenes, from the candidate edges alone: the matrix it
+    stands for is C everywhere with the cheap distances (the same floats) in place."""
     p_local = np.full(len(pred_group), -1)
     g_local = np.full(len(gt_group), -1)
     edge_group = pred_group[pred]
@@ -145,12 +147,23 @@ def _solve_scenes_dense(
         p_local[p_idx] = np.arange(len(p_idx))
         g_local[g_idx] = np.arange(len(g_idx))
         mine = edge_group == g
-        cost = np.full((len(p_idx), len(g_idx)), COSTLY_DISTANCE_M)
-        cost[p_local[pred[mine]], g_local[gt[mine]]] = dist[mine]
-        rows, cols = linear_sum_assignment(cost)
-        hit = cost[rows, cols] < tolerance_m
-        found.append((p_idx[rows[hit]], g_idx[cols[hit]], cost[rows[hit], cols[hit]]))
+        rows, cols, d = _dense_hits((len(p_idx), len(g_idx)), p_local[pred[mine]], g_local[gt[mine]],
+                                    dist[mine], tolerance_m)
+        found.append((p_idx[rows], g_idx[cols], d))
     return tuple(np.concatenate(part) for part in zip(*found))
+
+
+def _dense_hits(
+    shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, dist: np.ndarray, tolerance_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One scene's official dense assignment from its cheap edges: hits as (row, col, distance).
+    scipy's solver is replayed on the edges alone (:mod:`xtgeo.metrics.lsap`), same assignment."""
+    rr, cc = scipy_assignment(shape, rows, cols, dist, COSTLY_DISTANCE_M)
+    cell, assigned = rows * shape[1] + cols, rr * shape[1] + cc  # tied scenes have edges
+    order = np.argsort(cell)
+    at = order[np.minimum(np.searchsorted(cell[order], assigned), len(cell) - 1)]
+    hit = (cell[at] == assigned) & (dist[at] < tolerance_m)
+    return rr[hit], cc[hit], dist[at[hit]]
 
 
 EffectFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -318,16 +331,19 @@ def near_shore(points_rc: np.ndarray, contours: list[np.ndarray], radius_px: flo
     distance ≤ radius², as scipy's KD-tree tests it), a contour point at distance exactly 0 not
     counting. After removing duplicate contour points at most one can be at distance 0, so the two
     nearest neighbours decide; their squared distances are recomputed exactly as the KD-tree does.
+    The search stops a pixel beyond the radius (far points, most of a scene, end early); a
+    neighbour not found there is farther than the radius.
     """
     points_rc = np.asarray(points_rc, dtype=np.float64).reshape(-1, 2)
     if len(contours) == 0 or len(points_rc) == 0:
         return np.zeros(len(points_rc), dtype=bool)
     shore = np.unique(np.vstack(contours).astype(np.float64), axis=0)
     k = min(2, len(shore))
-    _, index = cKDTree(shore).query(points_rc, k=[1, 2][:k])
+    _, index = cKDTree(shore).query(points_rc, k=[1, 2][:k], distance_upper_bound=radius_px + 1.0)
     d2 = np.full((len(points_rc), 2), np.inf)
     for n in range(k):
-        diff = points_rc - shore[index[:, n]]
-        d2[:, n] = diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1]
+        found = index[:, n] < len(shore)  # not found: index len(shore), farther than the bound
+        diff = points_rc[found] - shore[index[found, n]]
+        d2[found, n] = diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1]
     nearest_nonzero = np.where(d2[:, 0] > 0, d2[:, 0], d2[:, 1])
     return nearest_nonzero <= radius_px * radius_px
