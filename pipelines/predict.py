@@ -158,6 +158,18 @@ def _check_quicklook(path: Path) -> None:
     check_writable(path)
 
 
+def default_readers(devices: list[torch.device]) -> int:
+    """Tile-reading threads per device when ``--workers`` is not given.
+
+    On GPUs, the CPU cores shared out among them, 4 to 16: a compiled model takes a 4096² tile
+    in ~0.07 s, while one thread needs ~0.5 s to decode and normalise it. On the CPU, 2: the
+    model needs the cores.
+    """
+    if devices[0].type != "cuda":
+        return 2
+    return max(4, min(16, (os.cpu_count() or 4) // len(devices)))
+
+
 def run_prediction(
     scene_path: str | os.PathLike,
     checkpoint: str | os.PathLike,
@@ -168,7 +180,8 @@ def run_prediction(
     batch: int = 1,
     device: str = "auto",
     quicklook: str | os.PathLike | None = None,
-    workers: int = 2,
+    workers: int | None = None,
+    compile_model: bool = False,
     center_threshold: float | None = None,
     nms_radius_px: int | None = None,
     vessel_threshold: float | None = None,
@@ -193,9 +206,10 @@ def run_prediction(
     model, config = load_model(checkpoint, overrides)
     sources = find_sources(scene_path)
     devices = resolve_devices(device)
+    workers = workers or default_readers(devices)
     predictors: queue.Queue[Predictor] = queue.Queue()
     for dev in devices[: len(sources)]:
-        predictors.put(Predictor(copy.deepcopy(model), dev, batch))
+        predictors.put(Predictor(copy.deepcopy(model), dev, batch, compile_model))
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:

@@ -99,6 +99,56 @@ def test_banded_decoder_matches_whole_image_decoder():
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-6)
 
 
+def test_inference_decodes_in_wider_bands_with_the_same_result():
+    x = torch.randn(1, 2, 420, 64)
+    model = tiny_model(decoder=dict(width=32, min_width=8, band_rows=1, inference_band_rows=1000))
+    with torch.no_grad():
+        wide = model(x)  # one band: 14 deepest rows at once
+    narrow = model(x)  # gradients on: bands of 6 rows (the halo)
+    for head in wide:
+        torch.testing.assert_close(wide[head], narrow[head].detach(), rtol=1e-4, atol=1e-4)
+
+
+def test_decoder_norm_is_a_channel_layer_norm_that_keeps_the_autocast_dtype():
+    from timm.layers import LayerNorm2d
+
+    from xtgeo.models.decoder import ChannelNorm
+
+    norm, reference = ChannelNorm(8), LayerNorm2d(8)
+    with torch.no_grad():
+        for module in (norm, reference):
+            module.weight.copy_(torch.linspace(0.5, 2.0, 8))
+            module.bias.copy_(torch.linspace(-1.0, 1.0, 8))
+    x = torch.randn(2, 8, 5, 7) * 3 + 1
+    torch.testing.assert_close(norm(x), reference(x))
+    with torch.autocast("cpu", torch.bfloat16):
+        half = norm(x.bfloat16())  # on CUDA, F.layer_norm under autocast would return float32
+    assert half.dtype == torch.bfloat16
+    torch.testing.assert_close(half.float(), reference(x), rtol=0.02, atol=0.05)
+    assert norm(x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)).is_contiguous()
+
+
+def test_parameter_gradients_keep_the_parameters_layout():
+    """DDP buckets gradients in the parameters' layout; a channels-last gradient would not fit."""
+    model = tiny_model().train()
+    out = model(torch.randn(1, 2, 128, 128))
+    sum(v.float().mean() for v in out.values()).backward()
+    moved = [name for name, p in model.named_parameters() if p.grad is not None and p.grad.stride() != p.stride()]
+    assert moved == []
+
+
+def test_compiled_pixel_stages_give_the_same_maps():
+    x = torch.randn(1, 2, 130, 100)
+    model = tiny_model()
+    with torch.no_grad():
+        eager = model(x)
+        model.compile_pixel_stages(backend="eager")  # dynamo tracing without a C++ toolchain
+        compiled = model(x)
+    assert model.encoder.body._compiled_call_impl is not None
+    for head in eager:
+        torch.testing.assert_close(compiled[head], eager[head])
+
+
 def test_tokenize_round_trip_and_positions():
     grid = RegionGrid(height=70, width=130, size=32)
     assert (grid.rows, grid.cols, grid.padded_shape) == (3, 5, (96, 160))

@@ -65,7 +65,8 @@ def read_batch(tiles: list[Tile], read_tile: TileReader, pin: bool) -> TileBatch
             valids.append(valid)
     if not kept:
         return TileBatch([], torch.empty(0), torch.empty(0))
-    x, valid = torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(valids))
+    stack = (lambda arrays: arrays[0][None]) if len(kept) == 1 else np.stack  # one tile: no copy
+    x, valid = torch.from_numpy(stack(xs)), torch.from_numpy(stack(valids))
     if pin:
         x, valid = x.pin_memory(), valid.pin_memory()
     return TileBatch(kept, x, valid)
@@ -81,11 +82,17 @@ def head_outputs(raw: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str,
 
 
 class Predictor:
-    """Runs a model over tile batches on one device, halving the batch on GPU out-of-memory."""
+    """Runs a model over tile batches on one device, halving the batch on GPU out-of-memory.
 
-    def __init__(self, model: torch.nn.Module, device: torch.device | str, batch_size: int = 1):
+    ``compile_model`` applies ``torch.compile`` to the model's per-pixel stages (an :class:`~xtgeo.models.XT`):
+    the first tile then takes a one-time compilation, later tiles run faster.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: torch.device | str, batch_size: int = 1, compile_model: bool = False):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        if compile_model:
+            self.model.compile_pixel_stages()
         self.batch_size = max(int(batch_size), 1)
         self.autocast = self.device.type == "cuda"
         if self.device.type == "cuda":

@@ -10,8 +10,10 @@ Config keys (a dict, or an object with the same attributes; ``None`` means the d
     context: {kind: xl, depth: 2, dim: null (= deepest backbone channels), heads: 8, ...}
                                  # further context keys go to the encoder (e.g. xl: mem_len)
     task: xview3 | classify      num_classes: (classify only)
-    decoder: {width: 256, min_width: 16, band_rows: 16, grad_checkpointing: false,
-              length_scale: 100.0}
+    decoder: {width: 256, min_width: 16, band_rows: 16, inference_band_rows: 64,
+              grad_checkpointing: false, length_scale: 100.0}
+                                 # band_rows: deepest-level rows decoded at once when training;
+                                 # inference_band_rows: the same without gradients
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "context": {"kind": "xl", "depth": 2, "dim": None, "heads": 8},
     "task": "xview3",
     "num_classes": None,
-    "decoder": {"width": 256, "min_width": 16, "band_rows": 16, "grad_checkpointing": False, "length_scale": 100.0},
+    "decoder": {"width": 256, "min_width": 16, "band_rows": 16, "inference_band_rows": 64, "grad_checkpointing": False,
+                "length_scale": 100.0},
 }
 _OPEN_SECTIONS = {"context", "region_encoder.kwargs"}  # sections whose extra keys are passed on
 _TYPES: dict[str, type | tuple[type, ...]] = {
@@ -43,7 +46,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "region_encoder.name": str, "region_encoder.pretrained_file": str,
     "region_encoder.grad_checkpointing": bool, "context.kind": str, "context.depth": int,
     "context.dim": int, "context.heads": int, "task": str, "decoder.width": int,
-    "decoder.min_width": int, "decoder.band_rows": int, "decoder.grad_checkpointing": bool,
+    "decoder.min_width": int, "decoder.band_rows": int, "decoder.inference_band_rows": int,
+    "decoder.grad_checkpointing": bool,
     "decoder.length_scale": (int, float),
 }
 

@@ -17,18 +17,34 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from timm.layers import LayerNorm2d
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over the channels of each pixel of an NCHW map, computed in the map's own dtype.
+
+    Under bf16 autocast, ``F.layer_norm`` would run in float32 and return float32 maps; at full
+    resolution that doubles the memory traffic of the decoder's busiest stages. The kernel still
+    accumulates its statistics in float32. The result is made NCHW-contiguous again: otherwise
+    the convolutions after it inherit a channels-last layout, and the 1×1 head's weight gradient
+    gets strides that DDP's gradient buckets do not expect.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            weight, bias = self.weight.to(x.dtype), self.bias.to(x.dtype)
+            y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, weight, bias, self.eps)
+        return y.permute(0, 3, 1, 2).contiguous()
+
+
 class ConvBlock(nn.Sequential):
-    """conv3×3 → LayerNorm2d → GELU → conv3×3 → GELU."""
+    """conv3×3 → ChannelNorm → GELU → conv3×3 → GELU."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
             nn.Conv2d(in_channels, out_channels, 3, padding=1),
-            LayerNorm2d(out_channels),
+            ChannelNorm(out_channels),
             nn.GELU(),
             nn.Conv2d(out_channels, out_channels, 3, padding=1),
             nn.GELU(),

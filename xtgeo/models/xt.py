@@ -52,12 +52,24 @@ class XT(nn.Module):
             return
         decoder = dict(decoder or {})
         self.band_rows = decoder.pop("band_rows", 16)
+        self.inference_band_rows = decoder.pop("inference_band_rows", 64)
         self.decoder_checkpointing = decoder.pop("grad_checkpointing", False)
         length_scale = decoder.pop("length_scale", 100.0)
         self.decoder = UNetDecoder(
             region_encoder.channels, region_encoder.reductions, region_encoder.in_chans, **decoder
         )
         self.head = XView3Heads(self.decoder.out_channels, length_scale=length_scale)
+
+    def compile_pixel_stages(self, **options: Any) -> None:
+        """``torch.compile`` the region backbone and the decoder, the stages that run per pixel.
+
+        The loops over region micro-batches and decoder bands stay in Python, so every compiled
+        call sees the same few shapes and compiles once per tile size. ``options`` go to
+        ``torch.compile``.
+        """
+        self.encoder.body.compile(**options)
+        if self.task != "classify":
+            self.decoder.compile(**options)
 
     def contextualize(self, deep: torch.Tensor, grid: RegionGrid) -> tuple[torch.Tensor, torch.Tensor]:
         """Deepest region maps (B·R, D, h, w) → the same maps after context, and token validity."""
@@ -78,7 +90,8 @@ class XT(nn.Module):
         if self.task == "classify":
             return self.head(maps_to_tokens(maps[-1], grid), valid)
         feats = [stitch(m, grid) for m in maps]
-        stacked = self.decoder.forward_bands(
-            feats, padded, self.head, self.band_rows, self.decoder_checkpointing
-        )
+        # Without gradients no activations are kept, so wider bands cost little memory and
+        # recompute fewer halo rows.
+        band_rows = self.band_rows if torch.is_grad_enabled() else max(self.band_rows, self.inference_band_rows)
+        stacked = self.decoder.forward_bands(feats, padded, self.head, band_rows, self.decoder_checkpointing)
         return XView3Heads.as_maps(stacked[:, :, :height, :width])
