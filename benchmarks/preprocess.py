@@ -1,5 +1,6 @@
 """Benchmark `xtgeo preprocess`: wall time against a plain rasterio read of the same VV/VH bytes,
-peak RSS of the whole process tree (client + Dask workers), and growth with scene area.
+peak RSS and CPU seconds of the whole process tree (client + Dask workers), output size, and
+growth with scene area.
 
     python benchmarks/preprocess.py --sizes 2048 4096 8192 --full --workers 2
 
@@ -8,7 +9,9 @@ make on 2 busy cores) is made once under ``--cache`` with ``xtgeo.synth`` and re
 baseline reads VV and VH window by window (the blocks preprocess uses) in a fresh process, after
 a first read that warms the page cache; the preprocess run then starts from the same warm cache
 with a fresh output folder, on a LocalCluster started beforehand. The machine's 1-minute load
-average is shown next to each row: on a shared machine both timings stretch with it.
+average is shown next to each row: on a shared machine both timings stretch with it, so CPU
+seconds (user + system) are shown too: the read's, and preprocess's summed over the client and
+its workers (on 2 cores its wall time can be no less than half of that).
 """
 
 from __future__ import annotations
@@ -39,13 +42,13 @@ from pathlib import Path
 import rasterio
 from xtgeo.ingest import block_windows
 root, chunk = Path(sys.argv[1]), int(sys.argv[2])
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 for folder in sorted(p for p in root.iterdir() if (p / "VV_dB.tif").exists()):
     for name in ("VV_dB.tif", "VH_dB.tif"):
         with rasterio.open(folder / name) as src:
             for window in block_windows(src.height, src.width, chunk):
                 src.read(1, window=window)
-print(time.perf_counter() - start)
+print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
 
@@ -86,12 +89,25 @@ def scene_folder(cache: Path, height: int, width: int) -> Path:
     return root
 
 
-def plain_read_seconds(root: Path, chunk: int) -> float:
-    """Seconds a fresh process takes to read VV and VH of every scene under ``root`` window by window."""
+def plain_read_seconds(root: Path, chunk: int) -> tuple[float, float]:
+    """Wall and CPU seconds a fresh process takes to read VV and VH of every scene under ``root`` window by window."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run([sys.executable, "-c", PLAIN_READ, str(root), str(chunk)],
                           check=True, capture_output=True, text=True, env=env)
-    return float(done.stdout.strip().splitlines()[-1])
+    wall, cpu = done.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
+
+
+def tree_cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) so far of this process and each of its live descendants, by pid."""
+    out = {}
+    for p in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            out[p.pid] = times.user + times.system
+        except psutil.Error:
+            pass
+    return out
 
 
 def main() -> None:
@@ -106,7 +122,8 @@ def main() -> None:
     console = Console()
     table = Table(title=f"xtgeo preprocess, {args.workers} workers, chunk {args.chunk}, {psutil.cpu_count()} cores,"
                         f" {psutil.virtual_memory().total / 2**30:.0f} GiB")
-    for column in ("scene", "Mpx", "plain read s", "preprocess s", "ratio", "s per Mpx", "peak RSS GB", "load 1 min"):
+    for column in ("scene", "Mpx", "plain read s", "preprocess s", "ratio", "s per Mpx", "read CPU s",
+                   "preprocess CPU s", "peak RSS GB", "scene.tif GB", "load 1 min"):
         table.add_column(column, justify="right")
     roots = [scene_folder(args.cache, height, width) for height, width in shapes]
     start = time.perf_counter()
@@ -122,20 +139,25 @@ def run_one(client, root: Path, height: int, width: int, chunk: int, table: Tabl
     """Time one scene's plain read and preprocess (on the running cluster) and add a table row."""
     plain_read_seconds(root, chunk)  # warm the page cache
     load = [os.getloadavg()[0]]
-    read_s = plain_read_seconds(root, chunk)
+    read_s, read_cpu = plain_read_seconds(root, chunk)
     out = root.parent / f"prep-{height}x{width}"
     shutil.rmtree(out, ignore_errors=True)
     load.append(os.getloadavg()[0])
     with PeakRss() as rss:
+        cpu_before = tree_cpu_seconds()
         start = time.perf_counter()
         report = run_preprocess(root, out, client=client, chunk=chunk, console=Console(quiet=True))
         prep_s = time.perf_counter() - start
+        cpu_after = tree_cpu_seconds()
     load.append(os.getloadavg()[0])
     if report.failed:
         raise SystemExit(f"preprocess failed: {report.failed}")
+    prep_cpu = sum(t - cpu_before.get(pid, 0.0) for pid, t in cpu_after.items())
+    tif_bytes = sum(p.stat().st_size for p in out.glob("*/scene.tif"))
     mpx = height * width / 1e6
     table.add_row(f"{height} × {width}", f"{mpx:.0f}", f"{read_s:.1f}", f"{prep_s:.1f}", f"{prep_s / read_s:.2f}×",
-                  f"{prep_s / mpx:.3f}", f"{rss.peak / 2**30:.2f}", " / ".join(f"{x:.1f}" for x in load))
+                  f"{prep_s / mpx:.3f}", f"{read_cpu:.1f}", f"{prep_cpu:.1f}", f"{rss.peak / 2**30:.2f}",
+                  f"{tif_bytes / 1e9:.2f}", " / ".join(f"{x:.1f}" for x in load))
     shutil.rmtree(out, ignore_errors=True)
 
 

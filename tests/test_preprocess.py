@@ -248,16 +248,17 @@ def test_killed_run_leaves_nothing_mistaken_for_complete_and_rerun_recovers(scen
             np.testing.assert_array_equal(again[name], ref[name], err_msg=name)
 
 
-def test_tile_copied_scene_equals_the_gdal_written_one(synth_dataset, client, tmp_path):
-    """Tile-aligned blocks (workers write block files, their tiles are copied) give the same GeoTIFF content."""
-    copied = run_preprocess(synth_dataset, tmp_path / "copied", client=client, chunk=prepared.TILE)
+def test_tile_appended_scene_equals_the_gdal_written_one(synth_dataset, client, tmp_path):
+    """Tile-aligned blocks (workers compress and append their tiles) give the same GeoTIFF content."""
+    appended = run_preprocess(synth_dataset, tmp_path / "appended", client=client, chunk=prepared.TILE)
     written = run_preprocess(synth_dataset, tmp_path / "written", client=client, chunk=384)
-    assert not copied.failed and not written.failed
+    assert not appended.failed and not written.failed
     for sid in scene_ids(synth_dataset):
-        tif = tmp_path / "copied" / sid / prepared.SCENE_FILE
+        tif = tmp_path / "appended" / sid / prepared.SCENE_FILE
         with rasterio.open(tif) as src, rasterio.open(tmp_path / "written" / sid / prepared.SCENE_FILE) as ref:
             assert src.profile == ref.profile and src.descriptions == prepared.BANDS
             assert src.block_shapes == [(prepared.TILE, prepared.TILE)] * len(prepared.BANDS)
             np.testing.assert_array_equal(src.read(), ref.read())
-        assert prepared.is_complete(tmp_path / "copied", sid)
-        assert not any(p.name == "blocks" for p in (tmp_path / "copied" / sid).iterdir())
+        assert prepared.is_complete(tmp_path / "appended", sid)
+        folder = tmp_path / "appended" / sid
+        assert sorted(p.name for p in folder.iterdir()) == sorted([prepared.SCENE_FILE, prepared.META_FILE])

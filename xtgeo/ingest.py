@@ -35,6 +35,8 @@ from xtgeo.shore import land_contours
 HISTOGRAM_RANGE_DB = (-80.0, 40.0)
 HISTOGRAM_BIN_DB = 0.1
 PERCENTILES = (1, 50, 99)
+#: Pixels per piece of :meth:`BandStats.of` (its float64 buffer: 64 KiB).
+STATS_PIECE = 1 << 13
 
 
 @dataclass
@@ -49,23 +51,36 @@ class BandStats:
     histogram: np.ndarray = field(default_factory=lambda: np.zeros(_bins(), dtype=np.int64))
 
     @classmethod
-    def of(cls, values: np.ndarray) -> BandStats:
-        """Statistics of a 1-D array of (finite) values."""
-        if values.size == 0:
-            return cls()
-        v = values.astype(np.float64)
-        total, total_sq = float(v.sum()), float(np.dot(v, v))
-        v -= HISTOGRAM_RANGE_DB[0]  # in place from here on: v becomes the histogram bin
-        v /= HISTOGRAM_BIN_DB
-        np.clip(v, 0, _bins() - 1, out=v)  # then truncate: the bin of each value
-        return cls(
-            count=int(v.size),
-            total=total,
-            total_sq=total_sq,
-            minimum=float(values.min()),
-            maximum=float(values.max()),
-            histogram=np.bincount(v.astype(np.intp), minlength=_bins()),
-        )
+    def of(cls, values: np.ndarray, mask: np.ndarray | None = None) -> BandStats:
+        """Statistics of the (finite) values of an array, or of those where ``mask`` is True.
+
+        Runs over pieces of :data:`STATS_PIECE` pixels in a float64 buffer that stays in the CPU cache:
+        the same bins as one pass over the whole array (and the same sums up to rounding order), at
+        a fraction of the memory traffic.
+        """
+        values = values.ravel()
+        mask = None if mask is None else mask.ravel()
+        bins = _bins()
+        stats = cls()
+        buffer = np.empty(min(STATS_PIECE, values.size), dtype=np.float64)
+        for start in range(0, values.size, STATS_PIECE):
+            piece = values[start : start + STATS_PIECE]
+            if mask is not None:
+                piece = piece[mask[start : start + STATS_PIECE]]
+            if piece.size == 0:
+                continue
+            v = buffer[: piece.size]
+            v[...] = piece
+            stats.count += int(v.size)
+            stats.total += float(v.sum())
+            stats.total_sq += float(np.dot(v, v))
+            stats.minimum = min(stats.minimum, float(v.min()))
+            stats.maximum = max(stats.maximum, float(v.max()))
+            v -= HISTOGRAM_RANGE_DB[0]  # in place from here on: v becomes the histogram bin
+            v /= HISTOGRAM_BIN_DB
+            np.clip(v, 0, bins - 1, out=v)  # then truncate: the bin of each value
+            stats.histogram += np.bincount(v.astype(np.intp), minlength=bins)
+        return stats
 
     def merge(self, other: BandStats) -> BandStats:
         """Statistics of the union of both pixel sets."""
@@ -104,15 +119,15 @@ def _bins() -> int:
 
 @dataclass
 class Block:
-    """One prepared window: its bands (or the block file holding them), shoreline contours (scene
-    pixels), VV/VH statistics and counts of valid and land pixels."""
+    """One prepared window: its bands (or where its tiles went in ``scene.tif``: offsets and byte
+    counts), shoreline contours (scene pixels), VV/VH statistics and counts of valid and land pixels."""
 
     window: Window
     bands: dict[str, np.ndarray] | None
     contours: list[np.ndarray]
     stats: dict[str, BandStats]
     counts: dict[str, int]
-    file: Path | None = None
+    tiles: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def block_windows(height: int, width: int, chunk: int) -> list[Window]:
@@ -136,11 +151,12 @@ def scene_coarse_land(scene: Scene, factor: int = COARSE_FACTOR) -> CoarseLand:
 
 
 def prepare_block(
-    scene: Scene, window: Window, coarse: CoarseLand, cap_px: int = DEFAULT_CAP_PX, file: Path | None = None
+    scene: Scene, window: Window, coarse: CoarseLand, cap_px: int = DEFAULT_CAP_PX, tif: Path | None = None
 ) -> Block:
     """Process one window of ``scene`` (needs owiMask and bathymetry; ``coarse`` from :func:`scene_coarse_land`).
 
-    With ``file`` the bands are written there (:func:`xtgeo.prepared.write_block_file`) instead of returned.
+    With ``tif`` (a ``scene.tif`` being made by :class:`xtgeo.prepared.TileTable`) the bands' tiles are
+    compressed and appended to it instead of returned.
     """
     if cap_px < 1:
         raise ValueError(f"cap_px must be at least 1, got {cap_px}")
@@ -180,11 +196,9 @@ def prepare_block(
             read_raster(scene.ancillary["bathymetry"]), scene.transform, scene.crs, window
         ),
     }
-    stats = {
-        name: BandStats.of(bands[name].ravel() if all_valid else bands[name][valid]) for name in ("vv_db", "vh_db")
-    }
+    stats = {name: BandStats.of(bands[name], None if all_valid else valid) for name in ("vv_db", "vh_db")}
     counts = {name: int(np.count_nonzero(bands[name])) for name in ("valid", "land")}
-    if file is None:
+    if tif is None:
         return Block(window, bands, contours, stats, counts)
-    prepared.write_block_file(file, window, bands, scene.crs, scene.transform)
-    return Block(window, None, contours, stats, counts, file)
+    tiles = prepared.append_tiles(tif, prepared.encode_tiles(window, bands))
+    return Block(window, None, contours, stats, counts, tiles)
