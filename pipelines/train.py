@@ -222,12 +222,13 @@ class Trainer:
         from xtgeo.inference import Predictor
         from xtgeo.metrics import ScoreOptions, score
         from xtgeo.prepared import SHORELINE_DIR
-        from xtgeo.sources import open_prepared as open_source
+        from xtgeo.sources import open_prepared_scene
 
         predictor = Predictor(self.model, self.device, self.cfg.train.batch_size)
         tile = self.cfg.data.val_tile_size or self.cfg.data.crop_size
-        mine = [predict_scene(open_source(self.data.scenes[i].path.parent), predictor, self.cfg, tile_size=tile,
-                              overlap=tile // 4).detections for i in self.data.val_ids[self.rank.rank :: self.rank.world]]
+        mine = [predict_scene(open_prepared_scene(self.data.scenes[i].path.parent), predictor, self.cfg,
+                              tile_size=tile, overlap=tile // 4).detections
+                for i in self.data.val_ids[self.rank.rank :: self.rank.world]]
         frames = distributed.gather(mine)
         if not self.rank.main:
             return {}

@@ -71,7 +71,7 @@ def _shoreline(parent: Path, scene_id: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def open_prepared(folder: Path) -> SceneSource:
+def open_prepared_scene(folder: Path) -> SceneSource:
     """A preprocessed scene folder (``scene.tif`` with the bands of :data:`xtgeo.prepared.BANDS`)."""
     tif = folder / prepared.SCENE_FILE
     try:
@@ -104,15 +104,15 @@ def find_sources(path: str | os.PathLike) -> list[SceneSource]:
     path = Path(path)
     if path.is_file():
         if path.name == prepared.SCENE_FILE and (path.parent / prepared.META_FILE).is_file():
-            return [open_prepared(path.parent)]
+            return [open_prepared_scene(path.parent)]
         return [open_raw(path)]
     if not path.is_dir():
         raise SceneError(f"{path}: no such scene, GeoTIFF or folder")
     if _is_prepared(path):
-        return [open_prepared(path)]
+        return [open_prepared_scene(path)]
     if _is_raw(path):
         return [open_raw(path)]
-    sources = [open_prepared(p) if _is_prepared(p) else open_raw(p)
+    sources = [open_prepared_scene(p) if _is_prepared(p) else open_raw(p)
                for p in sorted(path.iterdir())
                if p.is_dir() and not is_temporary(p) and (_is_prepared(p) or _is_raw(p))]
     if not sources:
