@@ -80,7 +80,7 @@ def make_scene(
         footprint(o.length_m, o.aspect, o.heading_deg, o.peak_db, o.vh_drop_db, int(o.seed))
         for o in objects.itertuples()
     ]
-    labels = label_table(objects, footprints, contours, scene_id, crs, transform)
+    labels = label_table(objects, footprints, context.shore_km, scene_id, crs, transform)
     placed = [(int(o.row), int(o.col), fp) for o, fp in zip(objects.itertuples(), footprints)]
     folder = out_dir / scene_id
     with atomic_path(folder) as tmp:

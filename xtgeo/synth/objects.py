@@ -66,6 +66,12 @@ class Context:
     shore: cKDTree | None
     lane: Lane
 
+    def shore_km(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distance (km) from each pixel to the nearest shoreline point; +inf without any shoreline."""
+        if self.shore is None:
+            return np.full(len(rows), np.inf)
+        return self.shore.query(np.column_stack([rows, cols]).astype(np.float64))[0] * (PIXEL_SIZE_M / 1000.0)
+
     def describe(self, rows: np.ndarray, cols: np.ndarray) -> pd.DataFrame:
         """Context of pixels: sea/valid, distance to shore (km), depth (m), lane ratio, harbour."""
         height, width = self.land.shape
@@ -74,12 +80,8 @@ class Context:
         inside = (rows >= EDGE_MARGIN_PX) & (rows < height - EDGE_MARGIN_PX) & (cols >= EDGE_MARGIN_PX) & (cols < width - EDGE_MARGIN_PX)
         rc, cc = rows.clip(0, height - 1), cols.clip(0, width - 1)
         ok = inside & ~self.land[rc, cc] & self.terrain.swath.valid(rc, cc, height, width, margin=EDGE_MARGIN_PX)
-        if self.shore is None:
-            distance = np.full(len(rows), np.inf)
-        else:
-            distance = self.shore.query(np.column_stack([rc, cc]).astype(np.float64))[0] * PIXEL_SIZE_M / 1000.0
         return pd.DataFrame({
-            "row": rc, "col": cc, "ok": ok, "distance_km": distance,
+            "row": rc, "col": cc, "ok": ok, "distance_km": self.shore_km(rc, cc),
             "depth_m": self.ancillary.depth_at(rc, cc, height, width),
             "lane": self.lane.ratio(rc, cc), "harbour": self.terrain.in_harbour(rc, cc),
         })

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from affine import Affine
 from rasterio.crs import CRS
 
 from xtgeo.labels import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
-from xtgeo.shore import distance_at_points_km
 from xtgeo.synth.footprint import Footprint
 from xtgeo.synth.geo import pixel_lonlat
 from xtgeo.synth.stats import KNOWN_DISTANCE_MAX_KM
@@ -23,14 +24,15 @@ def detect_id(scene_id: str, lat: float, lon: float) -> str:
 
 
 def label_table(
-    objects: pd.DataFrame, footprints: list[Footprint], contours: list[np.ndarray],
+    objects: pd.DataFrame, footprints: list[Footprint], shore_km: Callable[[np.ndarray, np.ndarray], np.ndarray],
     scene_id: str, crs: CRS, transform: Affine,
 ) -> pd.DataFrame:
-    """The 16 xView3 columns for ``objects`` (from :func:`xtgeo.synth.objects.place_objects`)."""
+    """The 16 xView3 columns for ``objects`` (from :func:`xtgeo.synth.objects.place_objects`);
+    ``shore_km(rows, cols)`` gives the distance to the shoreline (:meth:`Context.shore_km`)."""
     rows = objects["row"].to_numpy(dtype=np.int64)
     cols = objects["col"].to_numpy(dtype=np.int64)
     lon, lat = pixel_lonlat(crs, transform, rows, cols) if len(rows) else (np.empty(0), np.empty(0))
-    distance = distance_at_points_km(np.column_stack([rows, cols]), contours)
+    distance = shore_km(rows, cols)
     distance = np.where(np.isfinite(distance) & (distance <= KNOWN_DISTANCE_MAX_KM), distance, UNKNOWN_SHORE_DISTANCE_KM)
     boxes = np.asarray([fp.box for fp in footprints], dtype=np.float64).reshape(-1, 4)
     table = pd.DataFrame({
