@@ -57,10 +57,3 @@ def ancillary_transform(transform: Affine, height: int, width: int) -> Affine:
     """Transform of the ancillary grid: same extent as the scene, pixels of ~500 m."""
     rows, cols = ancillary_shape(height, width)
     return transform @ Affine.scale(width / cols, height / rows)
-
-
-def pixel_lonlat(crs: CRS, transform: Affine, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude and latitude (EPSG:4326) of pixel centres."""
-    xs, ys = transform @ (np.asarray(cols, dtype=np.float64) + 0.5, np.asarray(rows, dtype=np.float64) + 0.5)
-    lon, lat = warp_transform(crs, "EPSG:4326", np.atleast_1d(xs), np.atleast_1d(ys))
-    return np.asarray(lon), np.asarray(lat)

@@ -9,9 +9,9 @@ import pandas as pd
 from affine import Affine
 from rasterio.crs import CRS
 
+from xtgeo.io import pixel_lonlat
 from xtgeo.labels import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
 from xtgeo.synth.footprint import Footprint
-from xtgeo.synth.geo import pixel_lonlat
 from xtgeo.synth.stats import KNOWN_DISTANCE_MAX_KM
 
 _IS_VESSEL = {"fishing": True, "non_fishing": True, "vessel": True, "non_vessel": False, "unknown": None}
@@ -31,7 +31,7 @@ def label_table(
     ``shore_km(rows, cols)`` gives the distance to the shoreline (:meth:`Context.shore_km`)."""
     rows = objects["row"].to_numpy(dtype=np.int64)
     cols = objects["col"].to_numpy(dtype=np.int64)
-    lon, lat = pixel_lonlat(crs, transform, rows, cols) if len(rows) else (np.empty(0), np.empty(0))
+    lon, lat = pixel_lonlat(rows, cols, transform, crs) if len(rows) else (np.empty(0), np.empty(0))
     distance = shore_km(rows, cols)
     distance = np.where(np.isfinite(distance) & (distance <= KNOWN_DISTANCE_MAX_KM), distance, UNKNOWN_SHORE_DISTANCE_KM)
     boxes = np.asarray([fp.box for fp in footprints], dtype=np.float64).reshape(-1, 4)
