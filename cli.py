@@ -129,6 +129,8 @@ def predict(
     """Detect vessels in whole scenes with a trained checkpoint; write georeferenced detections.
 
     Example: xtgeo predict prep/0157baf3866b2cf9v --checkpoint run/checkpoints/last.pt --out detections.gpkg --quicklook ql.png
+
+    Example: xtgeo predict scenes/ --checkpoint last.pt --out detections.csv --device cuda --compile
     """
     from pipelines.predict import run_prediction
 
