@@ -107,16 +107,6 @@ def scene_folder(root: Path, height: int, width: int, count: int) -> Path:
     return folder
 
 
-def tile_reader(source: Any, cfg: Any) -> Callable[[Tile], tuple[np.ndarray, np.ndarray]]:
-    """Tiles of a scene source, read and normalised as ``xtgeo predict`` does."""
-
-    def read(tile: Tile) -> tuple[np.ndarray, np.ndarray]:
-        bands = source.read_bands(tile)
-        return model_input(bands, cfg), bands["valid"]
-
-    return read
-
-
 def stage_seconds(predictor: Predictor, read: Callable, tile: Tile, repeats: int = 3) -> dict[str, float]:
     """Seconds per tile of its read (+ normalisation, one thread) and of the model forward, apart."""
     start = time.perf_counter()
@@ -135,7 +125,7 @@ def stage_seconds(predictor: Predictor, read: Callable, tile: Tile, repeats: int
 
 def run_case(name: str, opts: dict[str, Any], workers: int | None) -> dict[str, Any]:
     """Build the model and the scenes, predict every scene in turn, write the detections."""
-    from pipelines.predict import default_readers, predict_scene
+    from pipelines.predict import default_readers, predict_scene, tile_reader
     from xtgeo.io import concat_frames, write_detections
     from xtgeo.sources import find_sources
 

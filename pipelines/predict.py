@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,12 +28,12 @@ from xtgeo.checkpoint import load_checkpoint
 from xtgeo.config import Config, load_config
 from xtgeo.data.normalize import input_channels, model_input
 from xtgeo.errors import ConfigError, XtgeoError
-from xtgeo.inference import Predictor, predict_maps
+from xtgeo.inference import Predictor, TileReader, predict_maps
 from xtgeo.io import check_output_path, check_writable, concat_frames, detections_frame, write_detections
 from xtgeo.models import build_model
 from xtgeo.postprocess import detections_from_maps
 from xtgeo.sources import SceneSource, find_sources
-from xtgeo.tiling import SceneMaps, TileGrid, valid_tiling
+from xtgeo.tiling import SceneMaps, Tile, TileGrid, valid_tiling
 
 DEFAULT_TILE_SIZE = 4096
 DEFAULT_OVERLAP = 512
@@ -112,6 +113,16 @@ def resolve_devices(device: str) -> list[torch.device]:
     return [chosen]
 
 
+def tile_reader(source: SceneSource, config: Config) -> TileReader:
+    """Reads one tile of ``source`` as the model's input and its validity mask (thread-safe)."""
+
+    def read_tile(tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+        bands = source.read_bands(tile)
+        return model_input(bands, config), bands["valid"]
+
+    return read_tile
+
+
 def predict_scene(
     source: SceneSource,
     predictor: Predictor,
@@ -127,14 +138,9 @@ def predict_scene(
     start = time.perf_counter()
     scene = source.scene
     grid = TileGrid(scene.height, scene.width, tile_size, overlap)
-
-    def read_tile(tile):
-        bands = source.read_bands(tile)
-        return model_input(bands, config), bands["valid"]
-
     task = progress.add_task(scene.scene_id, total=len(grid)) if progress is not None else None
     on_tiles = (lambda n: progress.advance(task, n)) if progress is not None else None
-    maps = predict_maps(predictor, grid, read_tile, workers=workers, on_tiles=on_tiles)
+    maps = predict_maps(predictor, grid, tile_reader(source, config), workers=workers, on_tiles=on_tiles)
     found = detections_from_maps(maps.maps, config.postprocess)
     frame = detections_frame(
         found, scene.scene_id, scene.transform, scene.crs,
