@@ -19,7 +19,7 @@ the same steps on the same floats, so it returns the same assignment, while touc
   column).
 
 When the class is empty (every free column is a candidate of the path), the replay gives up and
-the caller uses scipy itself. Compiled with numba (cached next to this file after the first import).
+the caller uses scipy itself. Compiled with numba at its first call (then cached next to this file).
 The solver replayed is scipy's current one (no cost shift, transposed when tall); the tests compare
 every pair with the installed scipy on hundreds of tie-heavy matrices.
 """
@@ -60,7 +60,7 @@ def scipy_assignment(
     return r, c
 
 
-@njit("int64[:](int64, int64, int64[:], int64[:], float64[:], float64)", cache=True)  # compiled on import
+@njit(cache=True)  # compiled at the first tied scene, then loaded from numba's cache
 def _replay(n_rows, n_cols, indptr, indices, values, fill):  # pragma: no cover - compiled
     """The row-by-row solve (n_rows ≤ n_cols); col4row, or [-2, ...] when it gives up."""
     inf = np.inf
