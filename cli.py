@@ -66,7 +66,7 @@ def preprocess(
     Example: xtgeo preprocess data/scenes --out prep --labels data/scenes/labels.csv --workers 2
     """
     from pipelines.preprocess import run_preprocess
-    from xtgeo.labels import PIXEL_SIZE_M
+    from xtgeo.schema import PIXEL_SIZE_M
 
     report = run_preprocess(
         scenes_dir, out, labels, workers=workers, scheduler=scheduler, overwrite=overwrite, chunk=chunk,

@@ -99,7 +99,7 @@ def train(work: Path, variant: Variant, prep: Path, opts: tuple[str, ...], max_s
 def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, tile: int,
                out: Path | None) -> dict[str, dict[str, float]]:
     from pipelines.predict import run_prediction
-    from xtgeo.labels import read_predictions
+    from xtgeo.schema import read_predictions
     from xtgeo.metrics import score
 
     labels = pd.read_parquet(test_prep / "labels.parquet")

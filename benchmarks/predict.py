@@ -38,10 +38,10 @@ sys.path.insert(0, str(ROOT))
 
 from xtgeo.config import load_config  # noqa: E402
 from xtgeo.data.normalize import model_input  # noqa: E402
-from xtgeo.inference import Predictor, predict_maps, read_batch  # noqa: E402
+from xtgeo.predict.inference import Predictor, predict_maps, read_batch  # noqa: E402
 from xtgeo.models import build_model  # noqa: E402
-from xtgeo.postprocess import detections_from_maps  # noqa: E402
-from xtgeo.tiling import Tile, TileGrid  # noqa: E402
+from xtgeo.predict.postprocess import detections_from_maps  # noqa: E402
+from xtgeo.predict.tiling import Tile, TileGrid  # noqa: E402
 
 console = Console()
 XL, SMOKE = "configs/xview3_swin_t_xl.yaml", "configs/smoke.yaml"
@@ -126,8 +126,8 @@ def stage_seconds(predictor: Predictor, read: Callable, tile: Tile, repeats: int
 def run_case(name: str, opts: dict[str, Any], workers: int | None) -> dict[str, Any]:
     """Build the model and the scenes, predict every scene in turn, write the detections."""
     from pipelines.predict import default_readers, predict_scene, tile_reader
-    from xtgeo.io import concat_frames, write_detections
-    from xtgeo.sources import find_sources
+    from xtgeo.predict.detections import concat_frames, write_detections
+    from xtgeo.predict.sources import find_sources
 
     cfg = load_config(ROOT / opts["config"], [f"model.region_batch={opts['region_batch']}"] if opts.get("region_batch") else [])
     device = torch.device(opts["device"])

@@ -40,7 +40,7 @@ PLAIN_READ = """
 import sys, time
 from pathlib import Path
 import rasterio
-from xtgeo.ingest import block_windows
+from xtgeo.preprocess.blocks import block_windows
 root, chunk = Path(sys.argv[1]), int(sys.argv[2])
 start, cpu = time.perf_counter(), time.process_time()
 for folder in sorted(p for p in root.iterdir() if (p / "VV_dB.tif").exists()):
@@ -128,7 +128,7 @@ def main() -> None:
     roots = [scene_folder(args.cache, height, width) for height, width in shapes]
     start = time.perf_counter()
     with dask_client(args.workers) as client:
-        client.run(lambda: __import__("xtgeo.ingest"))  # workers import what the tasks need
+        client.run(lambda: __import__("xtgeo.preprocess.blocks"))  # workers import what the tasks need
         console.print(f"LocalCluster start ({args.workers} workers): {time.perf_counter() - start:.1f} s")
         for (height, width), root in zip(shapes, roots):
             run_one(client, root, height, width, args.chunk, table)

@@ -1,6 +1,6 @@
 """Benchmark ``xtgeo score``: the fast scorer against the dense reimplementation (and the official code).
 
-Simulated xView3-like tables (``xtgeo.metrics.simulate``): N scenes × M labels and as many
+Simulated xView3-like tables (``xtgeo.synth.score_tables``): N scenes × M labels and as many
 predictions, with a shoreline per scene, once with whole-pixel prediction coordinates (exact
 distance ties: some scene passes need scipy's own tie-breaking, replayed) and once sub-pixel. Prints
 one row per scorer and coordinate kind with its time, its speed-up over the dense reference and the
@@ -28,8 +28,8 @@ from rich.table import Table
 
 from xtgeo.metrics import score
 from xtgeo.metrics.lsap import scipy_assignment
-from xtgeo.metrics.simulate import noisy_predictions, random_labels, random_shoreline
-from xtgeo.shore import write_shoreline
+from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
+from xtgeo.scene.shoreline import write_shoreline
 
 
 def _official_scores(official_dir: Path, pred: pd.DataFrame, gt: pd.DataFrame, shore_root: str | None) -> dict:

@@ -29,7 +29,7 @@ from xtgeo.synth import make_scene
 t1 = time.perf_counter()
 scene = make_scene(sys.argv[1], height=int(sys.argv[2]), width=int(sys.argv[3]), seed=int(sys.argv[4]))
 t2 = time.perf_counter()
-from xtgeo.labels import UNKNOWN_SHORE_DISTANCE_KM
+from xtgeo.schema import UNKNOWN_SHORE_DISTANCE_KM
 from xtgeo.synth.stats import label_groups
 groups = label_groups(scene.labels).value_counts(normalize=True).to_dict()
 unknown = float((scene.labels["distance_from_shore_km"] == UNKNOWN_SHORE_DISTANCE_KM).mean())

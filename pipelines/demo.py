@@ -19,7 +19,7 @@ from pipelines.train import checkpoint_path, run_training
 from xtgeo.config import load_config
 from xtgeo.data.dataset import open_prepared
 from xtgeo.errors import XtgeoError
-from xtgeo.runlog import METRICS_FILE
+from xtgeo.train.runlog import METRICS_FILE
 from xtgeo.synth import LABELS_FILE, SHORELINE_DIR
 
 SMOKE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"

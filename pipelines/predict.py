@@ -1,9 +1,9 @@
 """``xtgeo predict``: a checkpoint and scenes → georeferenced vessel detections (+ quicklooks).
 
-For every scene (:mod:`xtgeo.sources`): overlapping tiles are read in background threads and
-batched to the device (:mod:`xtgeo.inference`), blended into float16 full-scene maps
-(:mod:`xtgeo.tiling`), turned into detections (:mod:`xtgeo.postprocess`) and georeferenced
-(:mod:`xtgeo.io`). Several scenes are spread over the GPUs there are, one model copy each.
+For every scene (:mod:`xtgeo.predict.sources`): overlapping tiles are read in background threads and
+batched to the device (:mod:`xtgeo.predict.inference`), blended into float16 full-scene maps
+(:mod:`xtgeo.predict.tiling`), turned into detections (:mod:`xtgeo.predict.postprocess`) and georeferenced
+(:mod:`xtgeo.predict.detections`). Several scenes are spread over the GPUs there are, one model copy each.
 All detections go to one file, written atomically once every scene is done.
 """
 
@@ -24,16 +24,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from xtgeo.checkpoint import load_checkpoint
+from xtgeo.train.checkpoint import load_checkpoint
 from xtgeo.config import Config, load_config
 from xtgeo.data.normalize import input_channels, model_input
 from xtgeo.errors import ConfigError, XtgeoError
-from xtgeo.inference import Predictor, TileReader, predict_maps
-from xtgeo.io import check_output_path, check_writable, concat_frames, detections_frame, write_detections
+from xtgeo.predict.inference import Predictor, TileReader, predict_maps
+from xtgeo.predict.detections import check_output_path, check_writable, concat_frames, detections_frame, write_detections
 from xtgeo.models import build_model
-from xtgeo.postprocess import detections_from_maps
-from xtgeo.sources import SceneSource, find_sources
-from xtgeo.tiling import SceneMaps, Tile, TileGrid, valid_tiling
+from xtgeo.predict.postprocess import detections_from_maps
+from xtgeo.predict.sources import SceneSource, find_sources
+from xtgeo.predict.tiling import SceneMaps, Tile, TileGrid, valid_tiling
 
 DEFAULT_TILE_SIZE = 4096
 DEFAULT_OVERLAP = 512
@@ -134,7 +134,7 @@ def predict_scene(
     keep_maps: bool = False,
     progress: Progress | None = None,
 ) -> ScenePrediction:
-    """Detect vessels in one scene with a ready :class:`~xtgeo.inference.Predictor`."""
+    """Detect vessels in one scene with a ready :class:`~xtgeo.predict.inference.Predictor`."""
     start = time.perf_counter()
     scene = source.scene
     grid = TileGrid(scene.height, scene.width, tile_size, overlap)

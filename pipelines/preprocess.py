@@ -1,13 +1,13 @@
 """``xtgeo preprocess``: raw xView3 scene folders → preprocessed scenes, in parallel on Dask.
 
-Every scene is split into square blocks; each block is one Dask task (:func:`xtgeo.ingest.prepare_block`)
-that depends on one small task per scene (:func:`xtgeo.ingest.scene_coarse_land`: the coarse land
+Every scene is split into square blocks; each block is one Dask task (:func:`xtgeo.preprocess.blocks.prepare_block`)
+that depends on one small task per scene (:func:`xtgeo.preprocess.blocks.scene_coarse_land`: the coarse land
 cells that bound how much land around a block its distance transform needs), and blocks of all
 scenes share the cluster, a bounded number in flight. With blocks aligned to the GeoTIFF tiles
 (the default) workers compress each block's tiles and append them to the scene's GeoTIFF in its
 temporary folder (so workers of a ``--scheduler`` cluster need the output folder on a shared file
 system with working ``flock``), and this process records where they went
-(:class:`xtgeo.prepared.TileTable`); otherwise workers return the bands and this process writes
+(:class:`xtgeo.scene.prepared.TileTable`); otherwise workers return the bands and this process writes
 them. Then come the shoreline and ``meta.json``, and the scene folder is renamed into place
 (:mod:`xtgeo.atomic`). A scene that is already complete is skipped; a bad scene is reported in the
 summary while the others go on. Temporary files left by a killed run are removed at the start of
@@ -34,14 +34,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import xtgeo
-from xtgeo import prepared
+from xtgeo.scene import prepared
 from xtgeo.atomic import atomic_path, is_temporary
-from xtgeo.distance import DEFAULT_CAP_PX
+from xtgeo.preprocess.distance import DEFAULT_CAP_PX
 from xtgeo.errors import SceneError, XtgeoError
-from xtgeo.ingest import BandStats, Block, block_windows, prepare_block, scene_coarse_land
-from xtgeo.labels import read_labels
-from xtgeo.scene import Scene, open_scene
-from xtgeo.shore import write_shoreline
+from xtgeo.preprocess.blocks import BandStats, Block, block_windows, prepare_block, scene_coarse_land
+from xtgeo.schema import read_labels
+from xtgeo.scene.raw import Scene, open_scene
+from xtgeo.scene.shoreline import write_shoreline
 
 #: Default block side, pixels (a multiple of the output tile).
 DEFAULT_CHUNK = 2048

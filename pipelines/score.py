@@ -11,9 +11,9 @@ from rich.table import Table
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.labels import read_labels, read_predictions
+from xtgeo.schema import read_labels, read_predictions
 from xtgeo.metrics import ScoreOptions, ScoreResult, score
-from xtgeo.prepared import SHORELINE_DIR
+from xtgeo.scene.prepared import SHORELINE_DIR
 
 
 def run(

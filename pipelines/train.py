@@ -18,16 +18,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 import xtgeo
-from xtgeo import distributed
-from xtgeo.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from xtgeo.train import distributed
+from xtgeo.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from xtgeo.config import Config, dump_config, from_dict, load_config
 from xtgeo.data.dataset import CropDataset, PreparedData, TrainSampler, crop_regions, open_prepared, validation_items
 from xtgeo.errors import ConfigError, XtgeoError
-from xtgeo.losses import xview3_loss
+from xtgeo.train.losses import xview3_loss
 from xtgeo.models import build_model
 from xtgeo.models.heads import XVIEW3_MAPS as PARTS  # one loss part per model head
-from xtgeo.optim import build_optimizer
-from xtgeo.runlog import RunLog
+from xtgeo.train.optim import build_optimizer
+from xtgeo.train.runlog import RunLog
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
@@ -219,10 +219,10 @@ class Trainer:
         import pandas as pd
 
         from pipelines.predict import predict_scene
-        from xtgeo.inference import Predictor
+        from xtgeo.predict.inference import Predictor
         from xtgeo.metrics import ScoreOptions, score
-        from xtgeo.prepared import SHORELINE_DIR
-        from xtgeo.sources import open_prepared_scene
+        from xtgeo.scene.prepared import SHORELINE_DIR
+        from xtgeo.predict.sources import open_prepared_scene
 
         predictor = Predictor(self.model, self.device, self.cfg.train.batch_size)
         tile = self.cfg.data.val_tile_size or self.cfg.data.crop_size

@@ -9,11 +9,11 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from xtgeo.checkpoint import save_checkpoint
+from tests.paths import REPO
+from xtgeo.train.checkpoint import save_checkpoint
 from xtgeo.config import load_config
 from xtgeo.models import build_model
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "quickstart.ipynb"
 
 

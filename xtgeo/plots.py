@@ -18,7 +18,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from rasterio.enums import Resampling
 
 from xtgeo.atomic import atomic_path
-from xtgeo.scene import Scene, open_scene
+from xtgeo.scene.raw import Scene, open_scene
 
 #: Class name -> (marker, colour) as drawn.
 CLASS_STYLES: dict[str, tuple[str, str]] = {

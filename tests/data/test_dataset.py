@@ -13,7 +13,7 @@ from xtgeo.data.dataset import CropDataset, TrainSampler, open_prepared, validat
 from xtgeo.data.normalize import input_channels, model_input
 from xtgeo.data.targets import IGNORE, crop_targets
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.prepared import BANDS
+from xtgeo.scene.prepared import BANDS
 
 CROP = 128
 

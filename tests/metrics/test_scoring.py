@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,15 +9,15 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import distance_matrix
 
-from xtgeo.labels import read_labels
+from tests.paths import REAL_LABELS
+from xtgeo.schema import read_labels
 from xtgeo.metrics import ScoreOptions, lsap, score
 from xtgeo.metrics.dense import COSTLY_DISTANCE_M, match_dense, near_shore_dense, pairwise_distance_m
-from xtgeo.metrics.simulate import noisy_predictions, random_labels, random_shoreline
+from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
 from xtgeo.metrics.lsap import scipy_assignment
-from xtgeo.metrics.xview3 import match_fast, near_shore
-from xtgeo.shore import write_shoreline
+from xtgeo.metrics.matching import match_fast, near_shore
+from xtgeo.scene.shoreline import write_shoreline
 
-REAL_LABELS = Path(__file__).resolve().parents[1].parent / "shared/data/xview3_validation_labels.csv"
 
 
 def labels_frame(*rows) -> pd.DataFrame:

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from xtgeo.labels import LABEL_COLUMNS, SCORE_LABEL_COLUMNS, read_labels, read_predictions
+from xtgeo.schema import LABEL_COLUMNS, SCORE_LABEL_COLUMNS, read_labels, read_predictions
 from xtgeo.errors import LabelError
-from xtgeo.metrics.simulate import noisy_predictions, random_labels, random_shoreline
+from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
 from xtgeo.metrics import SCORE_KEYS
-from xtgeo.shore import write_shoreline
+from xtgeo.scene.shoreline import write_shoreline
 
 
 @pytest.fixture()

@@ -14,11 +14,11 @@ from torch import nn
 
 from xtgeo.config import PostprocessConfig
 from xtgeo.errors import XtgeoError
-from xtgeo.inference import Predictor, predict_maps, prefetch
-from xtgeo.io import COLUMNS, concat_frames, detections_frame, write_detections
-from xtgeo.labels import PREDICTION_COLUMNS
-from xtgeo.postprocess import detections_from_maps, find_peaks
-from xtgeo.tiling import HEADS, SceneMaps, TileGrid
+from xtgeo.predict.inference import Predictor, predict_maps, prefetch
+from xtgeo.predict.detections import COLUMNS, concat_frames, detections_frame, write_detections
+from xtgeo.schema import PREDICTION_COLUMNS
+from xtgeo.predict.postprocess import detections_from_maps, find_peaks
+from xtgeo.predict.tiling import HEADS, SceneMaps, TileGrid
 
 
 @pytest.mark.parametrize(

@@ -12,17 +12,17 @@ import rasterio
 import torch
 
 from pipelines.predict import run_prediction
-from xtgeo import prepared
-from xtgeo.checkpoint import save_checkpoint
+from tests.paths import SMOKE_CONFIG as SMOKE
+from xtgeo.scene import prepared
+from xtgeo.train.checkpoint import save_checkpoint
 from xtgeo.config import load_config
 from xtgeo.errors import XtgeoError
-from xtgeo.inference import Predictor, TileBatch
+from xtgeo.predict.inference import Predictor, TileBatch
 from xtgeo.models import build_model
-from xtgeo.scene import DEFAULT_NODATA
+from xtgeo.scene.raw import DEFAULT_NODATA
 from xtgeo.synth.make import make_scene
-from xtgeo.tiling import Tile
+from xtgeo.predict.tiling import Tile
 
-SMOKE = Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml"
 OPTIONS = dict(tile_size=192, overlap=32, device="cpu", center_threshold=0.0)
 
 
@@ -58,7 +58,7 @@ def _write_two_band(folder: Path, out: Path) -> Path:
 
 
 def _write_prepared(folder: Path, prep_dir: Path) -> Path:
-    """A preprocessed scene made with :mod:`xtgeo.prepared`'s writer from a raw scene's bands."""
+    """A preprocessed scene made with :mod:`xtgeo.scene.prepared`'s writer from a raw scene's bands."""
     with rasterio.open(folder / "VV_dB.tif") as vv, rasterio.open(folder / "VH_dB.tif") as vh:
         v, h, crs, transform = vv.read(1), vh.read(1), vv.crs, vv.transform
     valid = (v != DEFAULT_NODATA) & (h != DEFAULT_NODATA)

@@ -7,8 +7,8 @@ from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from xtgeo.ancillary import OWI_LAND, Raster, bathymetry_window, coarse_land, land_window, resample_window
-from xtgeo.distance import cell_summary
+from xtgeo.preprocess.ancillary import OWI_LAND, Raster, bathymetry_window, coarse_land, land_window, resample_window
+from xtgeo.preprocess.distance import cell_summary
 
 CRS_UTM = CRS.from_epsg(32631)
 GRID = Affine(10.0, 0.0, 400_000.0, 0.0, -10.0, 5_000_000.0)  # the 10 m scene grid

@@ -12,9 +12,10 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from xtgeo import ingest, prepared
-from xtgeo.ancillary import read_raster
-from xtgeo.ingest import HISTOGRAM_BIN_DB, HISTOGRAM_RANGE_DB, BandStats
+from xtgeo.preprocess import blocks
+from xtgeo.scene import prepared
+from xtgeo.preprocess.ancillary import read_raster
+from xtgeo.preprocess.blocks import HISTOGRAM_BIN_DB, HISTOGRAM_RANGE_DB, BandStats
 
 CRS_UTM = CRS.from_epsg(32633)
 GRID = Affine(10.0, 0.0, 300_000.0, 0.0, -10.0, 6_000_000.0)
@@ -82,12 +83,12 @@ def one_pass_histogram(values):
 
 def test_statistics_in_pieces_equal_one_pass_over_the_valid_pixels():
     rng = np.random.default_rng(0)
-    size = 3 * ingest.STATS_PIECE + 123  # pieces, and a short last one
+    size = 3 * blocks.STATS_PIECE + 123  # pieces, and a short last one
     values = rng.normal(-20, 8, size).astype(np.float32)
     values[:50] = [-100.0, 45.0] * 25  # beyond the histogram range: the end bins
     values[size // 2] = np.float32(-30.0)  # on a bin edge
     mask = rng.random(size) < 0.7
-    mask[ingest.STATS_PIECE : 2 * ingest.STATS_PIECE] = False  # a piece with nothing valid
+    mask[blocks.STATS_PIECE : 2 * blocks.STATS_PIECE] = False  # a piece with nothing valid
     for stats, reference in ((BandStats.of(values, mask), values[mask]), (BandStats.of(values), values)):
         assert stats.count == reference.size
         assert (stats.minimum, stats.maximum) == (float(reference.min()), float(reference.max()))

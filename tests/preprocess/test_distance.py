@@ -5,7 +5,7 @@ import pytest
 from rasterio.windows import Window
 from scipy import ndimage
 
-from xtgeo.distance import (
+from xtgeo.preprocess.distance import (
     EXACT_SQUARED_PX,
     CoarseLand,
     capped_distance_km,
@@ -14,7 +14,7 @@ from xtgeo.distance import (
     distance_window,
     halo_window,
 )
-from xtgeo.shore import distance_to_land_km
+from xtgeo.scene.shoreline import distance_to_land_km
 
 
 def blobby_land(shape, seed, fraction=0.2):

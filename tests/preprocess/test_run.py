@@ -16,11 +16,11 @@ from dask.distributed import Client, LocalCluster
 from rasterio.crs import CRS
 
 from pipelines.preprocess import run_preprocess
-from xtgeo import prepared
+from xtgeo.scene import prepared
 from xtgeo.atomic import is_temporary
-from xtgeo.distance import DEFAULT_CAP_PX
+from xtgeo.preprocess.distance import DEFAULT_CAP_PX
 from xtgeo.errors import LabelError
-from xtgeo.shore import distance_at_points_km, distance_to_land_km, land_contours, read_shoreline
+from xtgeo.scene.shoreline import distance_at_points_km, distance_to_land_km, land_contours, read_shoreline
 from xtgeo.synth import make_dataset
 
 HEIGHT, WIDTH, CHUNK = 300, 260, 64

@@ -11,7 +11,7 @@ import rasterio
 from affine import Affine
 
 from xtgeo.errors import SceneError
-from xtgeo.scene import ANCILLARY_NAMES, open_scene
+from xtgeo.scene.raw import ANCILLARY_NAMES, open_scene
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,14 +11,14 @@ import rasterio
 from scipy import ndimage
 from rasterio.warp import transform as warp_transform
 
+from tests.paths import REAL_LABELS
 from xtgeo.atomic import is_temporary
-from xtgeo.labels import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
-from xtgeo.scene import ANCILLARY_NAMES
-from xtgeo.shore import distance_to_land_km, read_shoreline
+from xtgeo.schema import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
+from xtgeo.scene.raw import ANCILLARY_NAMES
+from xtgeo.scene.shoreline import distance_to_land_km, read_shoreline
 from xtgeo.synth import FISHING_DEPTH_M, ROCK_ZONE_KM, make_dataset, make_scene
 from xtgeo.synth.stats import XVIEW3_VALIDATION, fit_label_stats
 
-REAL_LABELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "xview3_validation_labels.csv"
 
 
 @pytest.fixture(scope="module")

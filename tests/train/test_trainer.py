@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from pipelines.train import checkpoint_path, run_training
-from xtgeo.checkpoint import load_checkpoint
+from xtgeo.train.checkpoint import load_checkpoint
 from xtgeo.config import load_config
 from xtgeo.errors import ConfigError, SceneError, XtgeoError
 from xtgeo.models import build_model
-from xtgeo.runlog import read_metrics
+from xtgeo.train.runlog import read_metrics
 
 SMOKE = "configs/smoke.yaml"
 #: Every crop centred near an object (a steadier loss for a short run); one validation scene,

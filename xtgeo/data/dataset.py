@@ -34,7 +34,7 @@ from xtgeo.data.augment import SYMMETRIES, augment_sample
 from xtgeo.data.normalize import model_input
 from xtgeo.data.targets import crop_targets
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.prepared import BANDS, LABELS_FILE, SCENE_FILE, band_index
+from xtgeo.scene.prepared import BANDS, LABELS_FILE, SCENE_FILE, band_index
 
 #: The bands a crop reads (what :func:`~xtgeo.data.normalize.model_input` needs).
 INPUT_BANDS = ("vv_db", "vh_db", "valid")

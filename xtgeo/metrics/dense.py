@@ -5,7 +5,7 @@ are replaced by :data:`COSTLY_DISTANCE_M` when ``costly`` is set, and
 :func:`scipy.optimize.linear_sum_assignment` picks the pairs; a pair is a true positive only when
 its distance is strictly below the tolerance. The calls and their order are those of the official
 scorer, so the floats (and scipy's choice among tied assignments) are the same. The fast matcher
-(:mod:`xtgeo.metrics.xview3`) falls back to this for scenes with tied optima, and the tests and
+(:mod:`xtgeo.metrics.matching`) falls back to this for scenes with tied optima, and the tests and
 ``benchmarks/score.py`` use it as the oracle.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import KDTree
 
-from xtgeo.labels import PIXEL_SIZE_M
+from xtgeo.schema import PIXEL_SIZE_M
 
 #: The official stand-in for a distance above the tolerance: 9,999,999 pixels in metres.
 COSTLY_DISTANCE_M = 9_999_999 * PIXEL_SIZE_M

@@ -43,7 +43,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from xtgeo.labels import PIXEL_SIZE_M
+from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.metrics.dense import COSTLY_DISTANCE_M, Matches, match_dense, scene_rows
 from xtgeo.metrics.lsap import scipy_assignment
 

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.labels import PIXEL_SIZE_M
+from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.metrics.dense import Matches, match_dense, near_shore_dense
-from xtgeo.metrics.xview3 import candidate_pairs, match_fast, near_shore
-from xtgeo.shore import read_shoreline, shoreline_file
+from xtgeo.metrics.matching import candidate_pairs, match_fast, near_shore
+from xtgeo.scene.shoreline import read_shoreline, shoreline_file
 
 #: Official cap on lengths before the relative error (the longest vessel is 458 m).
 MAX_OBJECT_LENGTH_M = 500.0
@@ -164,7 +164,7 @@ def score(
     ``shore_tolerance + tolerance`` of a shoreline contour point (distance 0 not counting), only in
     scenes having both, and is 0 without ``shore_root``. Where the official code would crash (a
     scene left without predictions) its labels are false negatives. ``matcher`` is ``"fast"``
-    (:mod:`xtgeo.metrics.xview3`) or ``"dense"`` (:mod:`xtgeo.metrics.dense`); both give the same.
+    (:mod:`xtgeo.metrics.matching`) or ``"dense"`` (:mod:`xtgeo.metrics.dense`); both give the same.
     """
     options = options or ScoreOptions()
     match, shore_test = {"fast": (match_fast, near_shore), "dense": (_match_dense, near_shore_dense)}[matcher]

@@ -1,6 +1,6 @@
 """Georeferenced detections: a GeoDataFrame per scene, and atomic writers chosen by extension.
 
-Columns: the xView3 submission columns (:data:`~xtgeo.labels.PREDICTION_COLUMNS`) first, then
+Columns: the xView3 submission columns (:data:`~xtgeo.schema.PREDICTION_COLUMNS`) first, then
 ``detect_lat, detect_lon`` (EPSG:4326, pixel centres), ``distance_from_shore_km`` (NaN where
 unknown), ``score, vessel_score, fishing_score``; the geometry is the point in EPSG:4326.
 CSV (no geometry column), GeoPackage, GeoJSON (RFC 7946) and GeoParquet.
@@ -20,7 +20,7 @@ from pyproj import CRS, Transformer
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import XtgeoError
-from xtgeo.labels import PREDICTION_COLUMNS
+from xtgeo.schema import PREDICTION_COLUMNS
 
 WGS84 = "EPSG:4326"
 EXTRA_COLUMNS = ("detect_lat", "detect_lon", "distance_from_shore_km", "score", "vessel_score", "fishing_score")
@@ -47,7 +47,7 @@ def detections_frame(
     crs: CRS | str,
     distance_km: np.ndarray | None = None,
 ) -> gpd.GeoDataFrame:
-    """One scene's detections (from :func:`xtgeo.postprocess.detections_from_maps`) as a GeoDataFrame."""
+    """One scene's detections (from :func:`xtgeo.predict.postprocess.detections_from_maps`) as a GeoDataFrame."""
     rows, cols = detections["detect_scene_row"], detections["detect_scene_column"]
     lon, lat = pixel_lonlat(rows, cols, transform, crs)
     data = {key: detections[key] for key in detections if key in DTYPES}

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from xtgeo.errors import XtgeoError
-from xtgeo.tiling import HEADS, SceneMaps, Tile, TileGrid
+from xtgeo.predict.tiling import HEADS, SceneMaps, Tile, TileGrid
 
 T = TypeVar("T")
 R = TypeVar("R")

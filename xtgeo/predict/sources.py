@@ -1,7 +1,7 @@
 """Scenes to predict on: found under a path, read tile by tile as ``vv_db, vh_db, valid`` bands.
 
 A path may be a raw scene (folder, ``VV_dB.tif`` or 2-band GeoTIFF, via :func:`xtgeo.scene.open_scene`),
-a preprocessed scene (``PREP_DIR/<scene_id>/`` or its ``scene.tif``, :mod:`xtgeo.prepared`), or a
+a preprocessed scene (``PREP_DIR/<scene_id>/`` or its ``scene.tif``, :mod:`xtgeo.scene.prepared`), or a
 folder of either. The shoreline file ``<parent>/shoreline/<scene_id>_shoreline.npy`` (written by
 both ``synth`` and ``preprocess``) gives the distance to shore when it is present.
 """
@@ -17,12 +17,12 @@ import rasterio
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from xtgeo import prepared
+from xtgeo.scene import prepared
 from xtgeo.atomic import is_temporary
 from xtgeo.errors import SceneError
-from xtgeo.scene import DEFAULT_NODATA, VV_FILE, BandRef, Scene, open_scene, valid_pixels
-from xtgeo.shore import distance_at_points_km, read_shoreline
-from xtgeo.tiling import Tile
+from xtgeo.scene.raw import DEFAULT_NODATA, VV_FILE, BandRef, Scene, open_scene, valid_pixels
+from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
+from xtgeo.predict.tiling import Tile
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _shoreline(parent: Path, scene_id: str) -> Path | None:
 
 
 def open_prepared_scene(folder: Path) -> SceneSource:
-    """A preprocessed scene folder (``scene.tif`` with the bands of :data:`xtgeo.prepared.BANDS`)."""
+    """A preprocessed scene folder (``scene.tif`` with the bands of :data:`xtgeo.scene.prepared.BANDS`)."""
     tif = folder / prepared.SCENE_FILE
     try:
         with rasterio.open(tif) as src:

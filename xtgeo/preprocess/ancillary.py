@@ -28,7 +28,7 @@ from rasterio.warp import reproject
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
-from xtgeo.distance import CoarseLand, cell_summary
+from xtgeo.preprocess.distance import CoarseLand, cell_summary
 
 #: owiMask class of land pixels (0 sea, 1 land, 2 ice).
 OWI_LAND = 1

@@ -3,7 +3,7 @@
 :func:`prepare_block` reads VV/VH of the window, masks nodata, resamples owiMask (nearest) and
 bathymetry (bilinear) from 500 m to the window's 10 m pixels, derives land, computes the capped
 distance to shore from the land of a window around it that the scene's coarse land cells
-(:func:`scene_coarse_land`, one small task per scene) show to be enough (:mod:`xtgeo.distance`),
+(:func:`scene_coarse_land`, one small task per scene) show to be enough (:mod:`xtgeo.preprocess.distance`),
 traces the window's shoreline contours and summarises VV/VH. Every block is independent, so
 blocks of many scenes run in parallel and in any order.
 """
@@ -17,9 +17,9 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from xtgeo import prepared
-from xtgeo.ancillary import bathymetry_window, coarse_land, land_window, read_raster
-from xtgeo.distance import (
+from xtgeo.scene import prepared
+from xtgeo.preprocess.ancillary import bathymetry_window, coarse_land, land_window, read_raster
+from xtgeo.preprocess.distance import (
     COARSE_FACTOR,
     DEFAULT_CAP_PX,
     CoarseLand,
@@ -28,8 +28,8 @@ from xtgeo.distance import (
     distance_window,
     union_window,
 )
-from xtgeo.scene import BandRef, Scene, valid_pixels
-from xtgeo.shore import land_contours
+from xtgeo.scene.raw import BandRef, Scene, valid_pixels
+from xtgeo.scene.shoreline import land_contours
 
 #: Histogram range and bin width (dB) behind the VV/VH percentiles in ``meta.json``.
 HISTOGRAM_RANGE_DB = (-80.0, 40.0)
@@ -155,7 +155,7 @@ def prepare_block(
 ) -> Block:
     """Process one window of ``scene`` (needs owiMask and bathymetry; ``coarse`` from :func:`scene_coarse_land`).
 
-    With ``tif`` (a ``scene.tif`` being made by :class:`xtgeo.prepared.TileTable`) the bands' tiles are
+    With ``tif`` (a ``scene.tif`` being made by :class:`xtgeo.scene.prepared.TileTable`) the bands' tiles are
     compressed and appended to it instead of returned.
     """
     if cap_px < 1:
@@ -167,7 +167,7 @@ def prepare_block(
         vv[~valid] = 0
         vh[~valid] = 0
 
-    # The official contour tracing reads one extra row and column past each block (see xtgeo.shore).
+    # The official contour tracing reads one extra row and column past each block (see xtgeo.scene.shoreline).
     plus_one = Window(
         window.col_off, window.row_off,
         min(window.width + 1, scene.width - window.col_off), min(window.height + 1, scene.height - window.row_off),

@@ -36,7 +36,7 @@ import numpy as np
 from rasterio.windows import Window
 from scipy import ndimage
 
-from xtgeo.labels import PIXEL_SIZE_M
+from xtgeo.schema import PIXEL_SIZE_M
 
 #: Default cap (and halo) of the chunked distance transform, pixels: 20.48 km at 10 m.
 DEFAULT_CAP_PX = 2048

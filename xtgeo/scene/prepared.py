@@ -30,7 +30,7 @@ from rasterio.windows import Window
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import SceneError
-from xtgeo.shore import shoreline_file
+from xtgeo.scene.shoreline import shoreline_file
 
 #: Band descriptions of ``scene.tif``, in band order.
 BANDS: tuple[str, ...] = ("vv_db", "vh_db", "valid", "land", "shore_km", "bathymetry_m")

@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 from skimage import measure
 
 from xtgeo.atomic import atomic_path
-from xtgeo.labels import PIXEL_SIZE_M
+from xtgeo.schema import PIXEL_SIZE_M
 
 #: Block side used to trace contours of large masks in bounded memory.
 CONTOUR_BLOCK = 4096

@@ -38,7 +38,7 @@ Context rules: the label of an object is a function of where it is, never of how
 contours), and the official sentinel 9999.99 beyond 10 km, as in the real labels.
 """
 
-from xtgeo.prepared import SHORELINE_DIR
+from xtgeo.scene.prepared import SHORELINE_DIR
 from xtgeo.synth.make import (
     LABELS_FILE,
     SyntheticScene,

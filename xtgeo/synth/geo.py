@@ -9,7 +9,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform as warp_transform
 
-from xtgeo.labels import PIXEL_SIZE_M
+from xtgeo.schema import PIXEL_SIZE_M
 
 #: Ancillary (OCN wind, mask, bathymetry) pixel size, metres, as in xView3.
 ANCILLARY_PIXEL_M = 500.0

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from xtgeo.labels import PIXEL_SIZE_M
-from xtgeo.shore import contour_points
+from xtgeo.schema import PIXEL_SIZE_M
+from xtgeo.scene.shoreline import contour_points
 from xtgeo.synth.ancillary import Ancillary
 from xtgeo.synth.stats import GROUPS, LabelStats, distance_bins
 from xtgeo.synth.terrain import Terrain

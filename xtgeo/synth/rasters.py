@@ -18,7 +18,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
-from xtgeo.scene import DEFAULT_NODATA, VH_FILE, VV_FILE
+from xtgeo.scene.raw import DEFAULT_NODATA, VH_FILE, VV_FILE
 from xtgeo.synth.ancillary import Ancillary
 from xtgeo.synth.footprint import Footprint
 from xtgeo.synth.geo import ancillary_transform

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from xtgeo.labels import CONFIDENCE_LEVELS, PREDICTION_COLUMNS, SCORE_LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
+from xtgeo.schema import CONFIDENCE_LEVELS, PREDICTION_COLUMNS, SCORE_LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
 
 SCENE_SHAPE = (29_400, 24_400)
 

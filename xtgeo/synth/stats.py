@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from xtgeo.labels import CONFIDENCE_LEVELS, UNKNOWN_SHORE_DISTANCE_KM
+from xtgeo.schema import CONFIDENCE_LEVELS, UNKNOWN_SHORE_DISTANCE_KM
 
 GROUPS: tuple[str, ...] = ("fishing", "non_fishing", "vessel", "non_vessel", "unknown")
 SOURCES: tuple[str, ...] = ("ais/manual", "manual", "ais")

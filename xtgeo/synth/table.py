@@ -9,8 +9,8 @@ import pandas as pd
 from affine import Affine
 from rasterio.crs import CRS
 
-from xtgeo.io import pixel_lonlat
-from xtgeo.labels import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
+from xtgeo.predict.detections import pixel_lonlat
+from xtgeo.schema import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
 from xtgeo.synth.footprint import Footprint
 from xtgeo.synth.stats import KNOWN_DISTANCE_MAX_KM
 

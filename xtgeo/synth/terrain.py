@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xtgeo.labels import PIXEL_SIZE_M
+from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.synth.fields import GridField, random_field
 
 #: Breakwater thickness, pixels.
