@@ -21,7 +21,8 @@ import xtgeo
 from xtgeo.train import distributed
 from xtgeo.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from xtgeo.config import Config, dump_config, from_dict, load_config
-from xtgeo.data.dataset import CropDataset, PreparedData, TrainSampler, crop_regions, open_prepared, validation_items
+from xtgeo.data.dataset import CropDataset, PreparedData, crop_regions, open_prepared
+from xtgeo.data.samplers import TrainSampler, validation_items
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.train.losses import xview3_loss
 from xtgeo.models import build_model

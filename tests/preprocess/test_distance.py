@@ -14,7 +14,7 @@ from xtgeo.preprocess.distance import (
     distance_window,
     halo_window,
 )
-from xtgeo.scene.shoreline import distance_to_land_km
+from tests.oracles import distance_to_land_km
 
 
 def blobby_land(shape, seed, fraction=0.2):

@@ -20,7 +20,9 @@ from xtgeo.scene import prepared
 from xtgeo.atomic import is_temporary
 from xtgeo.preprocess.distance import DEFAULT_CAP_PX
 from xtgeo.errors import LabelError
-from xtgeo.scene.shoreline import distance_at_points_km, distance_to_land_km, land_contours, read_shoreline
+from tests.oracles import distance_to_land_km
+from xtgeo.preprocess.contours import land_contours
+from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
 from xtgeo.synth import make_dataset
 
 HEIGHT, WIDTH, CHUNK = 300, 260, 64

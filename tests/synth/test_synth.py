@@ -15,7 +15,8 @@ from tests.paths import REAL_LABELS
 from xtgeo.atomic import is_temporary
 from xtgeo.schema import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
 from xtgeo.scene.raw import ANCILLARY_NAMES
-from xtgeo.scene.shoreline import distance_to_land_km, read_shoreline
+from tests.oracles import distance_to_land_km
+from xtgeo.scene.shoreline import read_shoreline
 from xtgeo.synth import FISHING_DEPTH_M, ROCK_ZONE_KM, make_dataset, make_scene
 from xtgeo.synth.stats import XVIEW3_VALIDATION, fit_label_stats
 

@@ -18,6 +18,7 @@ import rasterio
 from rasterio.windows import Window
 
 from xtgeo.scene import prepared
+from xtgeo.preprocess.contours import land_contours
 from xtgeo.preprocess.ancillary import bathymetry_window, coarse_land, land_window, read_raster
 from xtgeo.preprocess.distance import (
     COARSE_FACTOR,
@@ -29,7 +30,6 @@ from xtgeo.preprocess.distance import (
     union_window,
 )
 from xtgeo.scene.raw import BandRef, Scene, valid_pixels
-from xtgeo.scene.shoreline import land_contours
 
 #: Histogram range and bin width (dB) behind the VV/VH percentiles in ``meta.json``.
 HISTOGRAM_RANGE_DB = (-80.0, 40.0)
