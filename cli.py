@@ -65,10 +65,10 @@ def preprocess(
 
     Example: xtgeo preprocess data/scenes --out prep --labels data/scenes/labels.csv --workers 2
     """
-    from pipelines.preprocess import run_preprocess
+    from pipelines.preprocess import run
     from xtgeo.schema import PIXEL_SIZE_M
 
-    report = run_preprocess(
+    report = run(
         scenes_dir, out, labels, workers=workers, scheduler=scheduler, overwrite=overwrite, chunk=chunk,
         cap_px=max(1, round(shore_cap_km * 1000.0 / PIXEL_SIZE_M)),
     )
@@ -119,7 +119,7 @@ def predict(
     batch: Annotated[int, typer.Option(min=1, help="Tiles per forward pass (halved on GPU out-of-memory).")] = 1,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda (every GPU, one scene each) or cuda:N.")] = "auto",
     quicklook: Annotated[Optional[Path], typer.Option(help="Also draw a PNG of the scene with detections by class.")] = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Tile-reading threads per device [default: the CPU cores shared out per GPU, 4 to 16; 2 on the CPU].")] = None,
+    readers: Annotated[Optional[int], typer.Option(min=1, help="Tile-reading threads per device [default: the CPU cores shared out per GPU, 4 to 16; 2 on the CPU].")] = None,
     compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the model: a one-time compilation (about a minute), then faster tiles; pays off from a few full scenes on a GPU.")] = False,
     center_threshold: Annotated[Optional[float], typer.Option(help="Detection threshold [default: checkpoint's].")] = None,
     nms_radius: Annotated[Optional[int], typer.Option(help="Minimum peak separation, pixels [default: checkpoint's].")] = None,
@@ -132,11 +132,11 @@ def predict(
 
     Example: xtgeo predict scenes/ --checkpoint last.pt --out detections.csv --device cuda --compile
     """
-    from pipelines.predict import run_prediction
+    from pipelines.predict import run
 
-    run_prediction(
+    run(
         scene, checkpoint, out, tile_size=tile_size, overlap=overlap, batch=batch, device=device,
-        quicklook=quicklook, workers=workers, compile_model=compile_, center_threshold=center_threshold, nms_radius_px=nms_radius,
+        quicklook=quicklook, readers=readers, compile_model=compile_, center_threshold=center_threshold, nms_radius_px=nms_radius,
         vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold,
     )
 
@@ -156,9 +156,9 @@ def train(
 
     Example: xtgeo train --config configs/smoke.yaml --data prep --out runs/smoke --set train.steps=20
     """
-    from pipelines.train import run_training
+    from pipelines.train import run
 
-    run_dir = run_training(config, data, out or Path("runs") / config.stem, overrides=tuple(set_ or ()),
+    run_dir = run(config, data, out or Path("runs") / config.stem, overrides=tuple(set_ or ()),
                            max_steps=max_steps, resume=resume, gpus=gpus)
     if os.environ.get("RANK", "0") == "0":  # under torchrun every rank returns here
         print(f"run: {run_dir}")

@@ -60,7 +60,7 @@ def make_data(work: Path, name: str, scenes: int, size: int, seed: int, workers:
     """Synthetic scenes (made in parallel) and their preprocessed folder ``work/<name>_prep``."""
     from dask.distributed import Client, LocalCluster
 
-    from pipelines.preprocess import run_preprocess
+    from xtgeo.preprocess.run import run_preprocess
     from xtgeo.synth import LABELS_FILE, scene_seeds, write_labels
 
     raw, prep = work / f"{name}_raw", work / f"{name}_prep"
@@ -86,7 +86,8 @@ def overrides(steps: int, crop: int, region: int, workers: int) -> tuple[str, ..
 
 
 def train(work: Path, variant: Variant, prep: Path, opts: tuple[str, ...], max_steps: int | None) -> Path:
-    from pipelines.train import checkpoint_path, run_training
+    from xtgeo.train.checkpoint import checkpoint_path
+    from xtgeo.train.trainer import run_training
 
     run = work / f"run_{variant.name}"
     if not checkpoint_path(run).is_file():
@@ -98,9 +99,12 @@ def train(work: Path, variant: Variant, prep: Path, opts: tuple[str, ...], max_s
 
 def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, tile: int,
                out: Path | None) -> dict[str, dict[str, float]]:
-    from pipelines.predict import run_prediction
-    from xtgeo.schema import read_predictions
     from xtgeo.metrics import score
+    from xtgeo.predict.detections import concat_frames, write_detections
+    from xtgeo.predict.inference import Predictor
+    from xtgeo.predict.scene import default_readers, load_model, predict_scene, resolve_devices
+    from xtgeo.predict.sources import find_sources
+    from xtgeo.schema import read_predictions
 
     labels = pd.read_parquet(test_prep / "labels.parquet")
     results = {}
@@ -108,7 +112,12 @@ def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, tile:
         kind = variant.name
         run = work / f"run_{kind}"
         pred_csv = work / f"pred_{kind}.csv"
-        run_prediction(test_prep, run / "checkpoints" / "last.pt", pred_csv, tile_size=tile, overlap=tile // 8)
+        model, config = load_model(run / "checkpoints" / "last.pt")
+        device = resolve_devices("auto")[0]
+        predictor = Predictor(model, device)
+        found = [predict_scene(source, predictor, config, tile_size=tile, overlap=tile // 8,
+                               readers=default_readers([device])).detections for source in find_sources(test_prep)]
+        write_detections(concat_frames(found), pred_csv)
         scores = score(read_predictions(pred_csv), labels, test_prep / "shoreline").scores()
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         results[kind] = {**{k: float(scores[k]) for k in SCORE_KEYS}, "steps": rows[-1]["step"],

@@ -123,15 +123,15 @@ def stage_seconds(predictor: Predictor, read: Callable, tile: Tile, repeats: int
     return {"read_s_per_tile": round(read_s, 3), "model_s_per_tile": round((time.perf_counter() - start) / repeats, 3)}
 
 
-def run_case(name: str, opts: dict[str, Any], workers: int | None) -> dict[str, Any]:
+def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, Any]:
     """Build the model and the scenes, predict every scene in turn, write the detections."""
-    from pipelines.predict import default_readers, predict_scene, tile_reader
+    from xtgeo.predict.scene import default_readers, predict_scene, tile_reader
     from xtgeo.predict.detections import concat_frames, write_detections
     from xtgeo.predict.sources import find_sources
 
     cfg = load_config(ROOT / opts["config"], [f"model.region_batch={opts['region_batch']}"] if opts.get("region_batch") else [])
     device = torch.device(opts["device"])
-    workers = workers or default_readers([device])
+    readers = readers or default_readers([device])
     predictor = Predictor(build_model(cfg.model), device, opts["batch"], compile_model=opts.get("compile", False))
     grid = TileGrid(opts["height"], opts["width"], opts["tile"], opts["overlap"])
     scene_s, found = [], []
@@ -140,7 +140,7 @@ def run_case(name: str, opts: dict[str, Any], workers: int | None) -> dict[str, 
             read = memory_reader(opts["height"], opts["width"], cfg)
             for _ in range(2):  # the first run is the warm-up
                 start = time.perf_counter()
-                maps = predict_maps(predictor, grid, read, workers=workers)
+                maps = predict_maps(predictor, grid, read, readers=readers)
                 found.append(len(detections_from_maps(maps.maps, cfg.postprocess)["score"]))
                 maps = None
                 scene_s.append(time.perf_counter() - start)
@@ -151,7 +151,7 @@ def run_case(name: str, opts: dict[str, Any], workers: int | None) -> dict[str, 
             frames = []
             for source in sources:
                 result = predict_scene(source, predictor, cfg, tile_size=opts["tile"], overlap=opts["overlap"],
-                                       workers=workers)
+                                       readers=readers)
                 frames.append(result.detections)
                 scene_s.append(result.seconds)
                 found.append(len(result.detections))
@@ -165,7 +165,7 @@ def run_case(name: str, opts: dict[str, Any], workers: int | None) -> dict[str, 
         "case": name, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "scene": f"{opts['height']} x {opts['width']}", "model": opts["config"], "source": opts["source"],
         "tiles": len(grid), "tile": opts["tile"], "overlap": opts["overlap"], "batch": opts["batch"],
-        "region_batch": cfg.model["region_batch"], "compiled": bool(opts.get("compile")), "readers": workers,
+        "region_batch": cfg.model["region_batch"], "compiled": bool(opts.get("compile")), "readers": readers,
         "first_scene_s": round(scene_s[0], 2), "scene_s": round(steady, 2), "write_s": round(write_s, 3),
         "mpx_per_s": round(mpx / steady, 1), "detections": found[-1],
         "peak_gpu_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None,
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--region-batch", type=int, help="override the model's regions per backbone call")
     parser.add_argument("--device", help="override the device of every case (cpu, cuda)")
     parser.add_argument("--source", choices=("memory", "geotiff"), help="override the scene source of every case")
-    parser.add_argument("--workers", type=int, help="tile-reading threads [default: as xtgeo predict]")
+    parser.add_argument("--readers", type=int, help="tile-reading threads [default: as xtgeo predict]")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (the first scene pays the compilation)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
@@ -196,7 +196,7 @@ def main() -> None:
                                                 ("device", args.device), ("source", args.source),
                                                 ("overlap", args.overlap), ("region_batch", args.region_batch),
                                                 ("compile", args.compile)) if v})
-        rows.append(run_case(name, opts, args.workers))
+        rows.append(run_case(name, opts, args.readers))
     table = Table(title="xtgeo predict: whole scene")
     table.add_column("")
     for row in rows:

@@ -31,7 +31,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.preprocess import DEFAULT_CHUNK, dask_client, run_preprocess  # noqa: E402
+from xtgeo.preprocess.run import DEFAULT_CHUNK, dask_client, run_preprocess  # noqa: E402
 from xtgeo.synth import LABELS_FILE, make_dataset  # noqa: E402
 
 FULL = (29_400, 24_400)
@@ -146,7 +146,7 @@ def run_one(client, root: Path, height: int, width: int, chunk: int, table: Tabl
     with PeakRss() as rss:
         cpu_before = tree_cpu_seconds()
         start = time.perf_counter()
-        report = run_preprocess(root, out, client=client, chunk=chunk, console=Console(quiet=True))
+        report = run_preprocess(root, out, client=client, chunk=chunk)
         prep_s = time.perf_counter() - start
         cpu_after = tree_cpu_seconds()
     load.append(os.getloadavg()[0])

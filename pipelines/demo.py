@@ -12,13 +12,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pipelines import score, synth
-from pipelines.predict import run_prediction
-from pipelines.preprocess import run_preprocess
-from pipelines.train import checkpoint_path, run_training
+from pipelines import predict, preprocess, score, synth, train
 from xtgeo.config import load_config
 from xtgeo.data.dataset import open_prepared
 from xtgeo.errors import XtgeoError
+from xtgeo.train.checkpoint import checkpoint_path
 from xtgeo.train.runlog import METRICS_FILE
 from xtgeo.synth import LABELS_FILE, SHORELINE_DIR
 
@@ -67,14 +65,14 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
 
     console.rule("[bold]preprocess[/]: validity, land, distance to shore, tiled GeoTIFFs (Dask)")
     prep_dir = out_dir / "prep"
-    report = run_preprocess(made.out_dir, prep_dir, labels, console=console)
+    report = preprocess.run(made.out_dir, prep_dir, labels, console=console)
     if report.failed:
         raise XtgeoError(f"{prep_dir}: preprocessing failed for {len(report.failed)} scene(s)")
     result.highlights["prepared"] = prep_dir
 
     console.rule("[bold]train[/]: xT smoke run (tiny backbone, Transformer-XL context) on CPU")
     config = load_config(SMOKE_CONFIG, DEMO_OVERRIDES)
-    run_dir = run_training(config, prep_dir, out_dir / "run")
+    run_dir = train.run(config, prep_dir, out_dir / "run")
     result.highlights["checkpoint"] = checkpoint_path(run_dir)
     result.highlights["metrics"] = run_dir / METRICS_FILE
 
@@ -83,8 +81,8 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     console.rule(f"[bold]predict[/]: held-out scene {', '.join(held_out)}")
     detections = out_dir / "detections.csv"
     quicklook = out_dir / "detections.png"
-    run_prediction(prep_dir / held_out[0], result.highlights["checkpoint"], detections,
-                   quicklook=quicklook, console=console)
+    predict.run(prep_dir / held_out[0], result.highlights["checkpoint"], detections,
+                quicklook=quicklook, console=console)
     result.highlights["labels quicklook"] = made.out_dir / "quicklook" / f"{held_out[0]}.png"
     result.highlights["detections"] = detections
     result.highlights["detections quicklook"] = quicklook

@@ -1,10 +1,8 @@
-"""``xtgeo predict``: a checkpoint and scenes → georeferenced vessel detections (+ quicklooks).
+"""``xtgeo predict``: a checkpoint and scenes → one georeferenced detections file (+ quicklooks).
 
-For every scene (:mod:`xtgeo.predict.sources`): overlapping tiles are read in background threads and
-batched to the device (:mod:`xtgeo.predict.inference`), blended into float16 full-scene maps
-(:mod:`xtgeo.predict.tiling`), turned into detections (:mod:`xtgeo.predict.postprocess`) and georeferenced
-(:mod:`xtgeo.predict.detections`). Several scenes are spread over the GPUs there are, one model copy each.
-All detections go to one file, written atomically once every scene is done.
+Every scene goes through :func:`xtgeo.predict.scene.predict_scene`; this module spreads the scenes
+over the GPUs there are (one model copy each), shows progress, writes all detections to one file
+(atomically, once every scene is done), draws quicklooks and prints a summary table.
 """
 
 from __future__ import annotations
@@ -12,143 +10,29 @@ from __future__ import annotations
 import copy
 import os
 import queue
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
-import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from xtgeo.train.checkpoint import load_checkpoint
-from xtgeo.config import Config, load_config
-from xtgeo.data.normalize import input_channels, model_input
-from xtgeo.errors import ConfigError, XtgeoError
-from xtgeo.predict.inference import Predictor, TileReader, predict_maps
-from xtgeo.predict.detections import check_output_path, check_writable, concat_frames, detections_frame, write_detections
-from xtgeo.models import build_model
-from xtgeo.predict.postprocess import detections_from_maps
+from xtgeo.errors import XtgeoError
+from xtgeo.predict.detections import check_output_path, check_writable, concat_frames, write_detections
+from xtgeo.predict.inference import Predictor
+from xtgeo.predict.scene import (
+    DEFAULT_OVERLAP,
+    DEFAULT_TILE_SIZE,
+    ScenePrediction,
+    default_readers,
+    load_model,
+    predict_scene,
+    resolve_devices,
+    scene_tiles,
+    threshold_overrides,
+)
 from xtgeo.predict.sources import SceneSource, find_sources
-from xtgeo.predict.tiling import SceneMaps, Tile, TileGrid, valid_tiling
-
-DEFAULT_TILE_SIZE = 4096
-DEFAULT_OVERLAP = 512
-#: Checkpoint config overrides: pretrained backbone files are not needed (the weights are loaded).
-LOAD_OVERRIDES = ("model.region_encoder.pretrained_file=null",)
-
-
-@dataclass
-class ScenePrediction:
-    """One scene's detections, timing, and (when asked for) its full-scene maps."""
-
-    source: SceneSource
-    detections: gpd.GeoDataFrame
-    seconds: float
-    tiles_with_data: int
-    maps: SceneMaps | None = None
-
-
-def load_model(checkpoint: str | os.PathLike, overrides: tuple[str, ...] = ()) -> tuple[torch.nn.Module, Config]:
-    """The model of a checkpoint, with its weights, and its checked config (``overrides`` applied)."""
-    path = Path(checkpoint)
-    ckpt = load_checkpoint(path)
-    if not isinstance(ckpt.get("config"), dict):
-        raise XtgeoError(f"{path}: checkpoint has no config")
-    _check_channels(path, ckpt["config"])
-    try:
-        config = load_config(ckpt["config"], LOAD_OVERRIDES + tuple(overrides))
-        model = build_model(config.model)
-    except ConfigError as err:
-        raise XtgeoError(f"{path}: {err}") from None
-    try:
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, TypeError) as err:
-        first = str(err).strip().splitlines()[0]
-        raise XtgeoError(f"{path}: weights do not fit the model its config describes ({first})") from None
-    return model.eval(), config
-
-
-def _check_channels(path: Path, config: dict) -> None:
-    """The model's input channels must be the ones predict makes from a scene (VV, VH, validity)."""
-    model = config.get("model")
-    given = model.get("in_chans") if isinstance(model, dict) else None
-    try:
-        made = input_channels(config)
-    except (AttributeError, TypeError):
-        return  # a malformed data section: load_config names the key
-    if given is not None and given != made:
-        raise XtgeoError(
-            f"{path}: the model takes {given} input channels, but scenes give {made} "
-            f"(VV, VH{', validity' if made == 3 else ''} as its data config asks)"
-        )
-
-
-def threshold_overrides(**values: float | int | None) -> tuple[str, ...]:
-    """``--set``-style overrides of the ``postprocess`` section for the values that are given."""
-    return tuple(f"postprocess.{key}={value}" for key, value in values.items() if value is not None)
-
-
-def resolve_devices(device: str) -> list[torch.device]:
-    """``auto`` → every GPU, else the CPU; ``cuda`` → every GPU; ``cuda:N`` or ``cpu`` → that one."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        chosen = torch.device(device)
-    except RuntimeError:
-        raise XtgeoError(f"--device {device}: not a device (use auto, cpu, cuda or cuda:N)") from None
-    if chosen.type == "cuda":
-        count = torch.cuda.device_count()
-        if count == 0:
-            raise XtgeoError(f"--device {device}: no CUDA GPU is available here (use --device cpu)")
-        if chosen.index is None:
-            return [torch.device("cuda", i) for i in range(count)]
-        if chosen.index >= count:
-            raise XtgeoError(f"--device {device}: only {count} GPU(s) here")
-    elif chosen.type != "cpu":
-        raise XtgeoError(f"--device {device}: unsupported device type (use auto, cpu, cuda or cuda:N)")
-    return [chosen]
-
-
-def tile_reader(source: SceneSource, config: Config) -> TileReader:
-    """Reads one tile of ``source`` as the model's input and its validity mask (thread-safe)."""
-
-    def read_tile(tile: Tile) -> tuple[np.ndarray, np.ndarray]:
-        bands = source.read_bands(tile)
-        return model_input(bands, config), bands["valid"]
-
-    return read_tile
-
-
-def predict_scene(
-    source: SceneSource,
-    predictor: Predictor,
-    config: Config,
-    *,
-    tile_size: int = DEFAULT_TILE_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
-    workers: int = 2,
-    keep_maps: bool = False,
-    progress: Progress | None = None,
-) -> ScenePrediction:
-    """Detect vessels in one scene with a ready :class:`~xtgeo.predict.inference.Predictor`."""
-    start = time.perf_counter()
-    scene = source.scene
-    grid = TileGrid(scene.height, scene.width, tile_size, overlap)
-    task = progress.add_task(scene.scene_id, total=len(grid)) if progress is not None else None
-    on_tiles = (lambda n: progress.advance(task, n)) if progress is not None else None
-    maps = predict_maps(predictor, grid, tile_reader(source, config), workers=workers, on_tiles=on_tiles)
-    found = detections_from_maps(maps.maps, config.postprocess)
-    frame = detections_frame(
-        found, scene.scene_id, scene.transform, scene.crs,
-        source.distance_to_shore_km(found["detect_scene_row"], found["detect_scene_column"]),
-    )
-    if task is not None:
-        progress.remove_task(task)
-    return ScenePrediction(source, frame, time.perf_counter() - start, maps.tiles_added, maps if keep_maps else None)
+from xtgeo.predict.tiling import valid_tiling
 
 
 def quicklook_paths(quicklook: Path, sources: list[SceneSource]) -> dict[str, Path]:
@@ -164,19 +48,7 @@ def _check_quicklook(path: Path) -> None:
     check_writable(path)
 
 
-def default_readers(devices: list[torch.device]) -> int:
-    """Tile-reading threads per device when ``--workers`` is not given.
-
-    On GPUs, the CPU cores shared out among them, 4 to 16: a compiled model takes a 4096² tile
-    in ~0.07 s, while one thread needs ~0.5 s to decode and normalise it. On the CPU, 2: the
-    model needs the cores.
-    """
-    if devices[0].type != "cuda":
-        return 2
-    return max(4, min(16, (os.cpu_count() or 4) // len(devices)))
-
-
-def run_prediction(
+def run(
     scene_path: str | os.PathLike,
     checkpoint: str | os.PathLike,
     out_path: str | os.PathLike,
@@ -186,7 +58,7 @@ def run_prediction(
     batch: int = 1,
     device: str = "auto",
     quicklook: str | os.PathLike | None = None,
-    workers: int | None = None,
+    readers: int | None = None,
     compile_model: bool = False,
     center_threshold: float | None = None,
     nms_radius_px: int | None = None,
@@ -212,7 +84,7 @@ def run_prediction(
     model, config = load_model(checkpoint, overrides)
     sources = find_sources(scene_path)
     devices = resolve_devices(device)
-    workers = workers or default_readers(devices)
+    readers = readers or default_readers(devices)
     predictors: queue.Queue[Predictor] = queue.Queue()
     for dev in devices[: len(sources)]:
         predictors.put(Predictor(copy.deepcopy(model), dev, batch, compile_model))
@@ -222,10 +94,12 @@ def run_prediction(
 
         def one(source: SceneSource) -> ScenePrediction:
             predictor = predictors.get()
+            task = progress.add_task(source.scene_id, total=len(scene_tiles(source, tile_size, overlap)))
             try:
                 return predict_scene(source, predictor, config, tile_size=tile_size, overlap=overlap,
-                                     workers=workers, progress=progress)
+                                     readers=readers, on_tiles=lambda n: progress.advance(task, n))
             finally:
+                progress.remove_task(task)
                 predictors.put(predictor)
 
         with ThreadPoolExecutor(predictors.qsize()) as pool:

@@ -1,68 +1,38 @@
-"""``xtgeo train``: train xT on preprocessed scenes, on CPU, one GPU or many (DDP).
-
-Run folder: ``config.yaml`` (the resolved config), ``metrics.jsonl`` + ``tensorboard/``,
-``checkpoints/last.pt`` and ``checkpoints/step_NNNNNN.pt``. Everything that can be wrong with the
-input (config, data folder, run folder) is checked before any process starts or any work is done.
-"""
+"""``xtgeo train``: :func:`xtgeo.train.trainer.run_training` with a progress bar on the terminal."""
 
 from __future__ import annotations
 
-import os
-import resource
-import time
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-import xtgeo
-from xtgeo.train import distributed
-from xtgeo.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from xtgeo.config import Config, dump_config, from_dict, load_config
-from xtgeo.data.dataset import CropDataset, PreparedData, crop_regions, open_prepared
-from xtgeo.data.samplers import TrainSampler, validation_items
-from xtgeo.errors import ConfigError, XtgeoError
-from xtgeo.train.losses import xview3_loss
-from xtgeo.models import build_model
-from xtgeo.models.heads import XVIEW3_MAPS as PARTS  # one loss part per model head
-from xtgeo.train.optim import build_optimizer
-from xtgeo.train.runlog import RunLog
-
-CHECKPOINT_DIR = "checkpoints"
-LAST = "last.pt"
+from xtgeo.config import Config
+from xtgeo.train.trainer import TrainProgress, run_training
 
 
-def checkpoint_path(run_dir: Path, step: int | None = None) -> Path:
-    """``RUN_DIR/checkpoints/last.pt``, or the checkpoint of ``step``."""
-    return Path(run_dir) / CHECKPOINT_DIR / (LAST if step is None else f"step_{step:06d}.pt")
+class TrainBar(TrainProgress):
+    """A rich bar of steps with the last logged loss, throughput and memory."""
+
+    def start(self, total: int, done: int) -> None:
+        columns = (TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                   TimeRemainingColumn())
+        self.bar = Progress(*columns)
+        self.bar.start()
+        self.task = self.bar.add_task("train", total=total, completed=done, info="")
+
+    def update(self, step: int, row: dict[str, Any] | None = None) -> None:
+        if row is not None:
+            info = f"loss {row['loss']:.4f}  {row['regions_per_s']:.1f} regions/s  {row['memory_gib']:.2f} GiB"
+            self.bar.update(self.task, info=info)
+        self.bar.update(self.task, completed=step)
+
+    def close(self) -> None:
+        self.bar.stop()
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        return {k: v for key, sub in tree.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
-    return {prefix.rstrip("."): tree}
-
-
-#: Keys that may change when a run is resumed (how it runs, not what it learns).
-RESUMABLE_KEYS = ("data.num_workers", "train.log_every", "train.checkpoint_every", "train.validation", "train.device")
-
-
-def _resume_config(run_dir: Path, given: Config) -> Config:
-    """The run's own config from its last checkpoint, with the :data:`RESUMABLE_KEYS` of ``given``;
-    any other difference is an error naming the key."""
-    saved = load_checkpoint(checkpoint_path(run_dir))["config"]
-    old, new = _flat(from_dict(saved).to_dict()), _flat(given.to_dict())
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key) and key not in RESUMABLE_KEYS:
-            raise ConfigError(f"{key}: {new.get(key)!r} differs from the resumed run's {old.get(key)!r} "
-                              f"(--resume continues {run_dir} with its own config)")
-    return from_dict(saved, [f"{key}={new[key]}" for key in RESUMABLE_KEYS])
-
-
-def run_training(
-    config_path_or_obj: str | Path | dict | Config,
+def run(
+    config: str | Path | dict | Config,
     data_dir: str | Path,
     out_dir: str | Path,
     overrides: tuple[str, ...] | list[str] = (),
@@ -70,230 +40,6 @@ def run_training(
     resume: bool = False,
     gpus: int | None = None,
 ) -> Path:
-    """Train a model; returns the run folder.
-
-    ``max_steps`` stops after that step without changing the schedule (``train.steps``);
-    ``resume`` continues ``out_dir`` from ``checkpoints/last.pt`` (with the run's config: a
-    different config or override is an error); ``gpus`` > 1 starts that many local processes
-    (DDP over NCCL; gloo on CPU when there is no CUDA). Under ``torchrun`` the ranks come from
-    the environment.
-    """
-    run_dir = Path(out_dir)
-    if max_steps is not None and max_steps < 1:
-        raise ConfigError(f"--max-steps: must be positive, got {max_steps}")
-    cfg = load_config(config_path_or_obj, overrides)
-    last = checkpoint_path(run_dir)
-    if resume:
-        if not last.is_file():
-            raise XtgeoError(f"{last}: no checkpoint to resume from")
-        cfg = _resume_config(run_dir, cfg)
-    elif last.exists():
-        raise XtgeoError(f"{run_dir}: already holds a training run; pass --resume to continue it or choose another --out")
-    data = open_prepared(data_dir, cfg.data)  # fail on a bad data folder before any process starts
-    if distributed.from_environment().main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        dump_config(cfg, run_dir / "config.yaml")
-    nprocs = gpus or 1
-    if nprocs > 1 and distributed.from_environment().world == 1:
-        distributed.launch(nprocs, _train_process, cfg.to_dict(), str(data_dir), str(run_dir), max_steps, resume)
-    else:
-        _train_process(cfg.to_dict(), str(data_dir), str(run_dir), max_steps, resume, data)
-    return run_dir
-
-
-def _train_process(cfg_dict: dict, data_dir: str, run_dir: str, max_steps: int | None, resume: bool,
-                   data: PreparedData | None = None) -> None:
-    """One training process (rank from the environment); ``data`` when already opened in this process."""
-    cfg = from_dict(cfg_dict)
-    rank = distributed.from_environment()
-    device = distributed.device_for(rank, cfg.train.device)
-    if device.type == "cpu" and rank.world > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // rank.world))
-    distributed.init_group(rank, device)
-    try:
-        trainer = Trainer(cfg, data or open_prepared(data_dir, cfg.data), Path(run_dir), rank, device)
-        trainer.fit(max_steps, resume)
-    finally:
-        distributed.close_group()
-
-
-def _memory_gib(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-class Trainer:
-    """The training loop of one process: steps, logs, checkpoints, validation."""
-
-    def __init__(self, cfg: Config, data: PreparedData, run_dir: Path, rank: distributed.Rank, device: torch.device) -> None:
-        self.cfg, self.data, self.run_dir, self.rank, self.device = cfg, data, run_dir, rank, device
-        torch.manual_seed(cfg.seed)
-        self.model = build_model(cfg.model).to(device)
-        self.ddp = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None) if rank.world > 1 else self.model
-        self.optimizer, self.schedule = build_optimizer(self.model, cfg.train)
-        self.dataset = CropDataset(data, cfg)
-        self.step = 0
-        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and cfg.train.bf16)
-
-    # --- state -----------------------------------------------------------------------------
-    def restore(self) -> None:
-        """Load model, optimiser, schedule, step and RNG states from ``checkpoints/last.pt``."""
-        ckpt = load_checkpoint(checkpoint_path(self.run_dir), map_location=self.device)
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.schedule.load_state_dict(ckpt["scheduler"])
-        self.step = int(ckpt["step"])
-        set_rng_state({k: v.cpu() for k, v in ckpt["rng"].items()})
-
-    def save(self) -> None:
-        """Write ``step_NNNNNN.pt`` and ``last.pt`` (rank 0 only), each atomically."""
-        if not self.rank.main:
-            return
-        parts = dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(),
-                     scheduler=self.schedule.state_dict(), step=self.step, rng=rng_state(),
-                     config=self.cfg.to_dict(), xtgeo_version=xtgeo.__version__)
-        save_checkpoint(checkpoint_path(self.run_dir, self.step), **parts)
-        save_checkpoint(checkpoint_path(self.run_dir), **parts)
-
-    # --- data ------------------------------------------------------------------------------
-    def _loader(self, sampler: Any) -> DataLoader:
-        return DataLoader(self.dataset, batch_size=self.cfg.train.batch_size, sampler=sampler,
-                          num_workers=self.cfg.data.num_workers, pin_memory=self.device.type == "cuda")
-
-    def train_loader(self, epoch: int, done_steps: int) -> DataLoader:
-        """This rank's batches of ``epoch``, leaving out the ``done_steps`` already trained."""
-        per_epoch = self.cfg.train.epoch_steps * self.cfg.train.batch_size
-        sampler = TrainSampler(self.data, self.cfg.data, per_epoch, self.cfg.seed, epoch, self.rank.rank,
-                               self.rank.world, skip=done_steps * self.cfg.train.batch_size)
-        return self._loader(sampler)
-
-    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-
-    # --- steps -----------------------------------------------------------------------------
-    def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, float]:
-        """One optimiser step; returns the rank-averaged [loss, *parts] and the gradient norm."""
-        self.ddp.train()
-        batch = self._to_device(batch)
-        with torch.autocast(**self.autocast):
-            outputs = self.ddp(batch["image"])
-        loss, parts = xview3_loss(outputs, batch, self.cfg.loss)
-        stats = distributed.all_sum(torch.stack([loss.detach(), *(parts[p] for p in PARTS)]).float()) / self.rank.world
-        if not torch.isfinite(stats[0]):
-            self._stop_non_finite("loss")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
-        if not torch.isfinite(grad_norm):
-            self._stop_non_finite("gradient")
-        self.optimizer.step()
-        self.schedule.step()
-        self.step += 1
-        return stats.cpu(), float(grad_norm)
-
-    def _stop_non_finite(self, what: str) -> None:
-        last = checkpoint_path(self.run_dir)
-        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written"
-        raise XtgeoError(f"non-finite {what} at step {self.step + 1}: training stopped; {kept}")
-
-    @torch.no_grad()
-    def validate(self) -> dict[str, float]:
-        """Mean loss over the validation scenes' grid crops (all ranks), plus score keys if asked."""
-        items = validation_items(self.data, self.cfg.data, self.rank.rank, self.rank.world)
-        total = torch.zeros(len(PARTS) + 2, dtype=torch.float64)
-        self.model.eval()
-        for batch in self._loader(items):
-            batch = self._to_device(batch)
-            with torch.autocast(**self.autocast):
-                outputs = self.model(batch["image"])
-            loss, parts = xview3_loss(outputs, batch, self.cfg.loss)
-            n = len(batch["image"])
-            total += torch.tensor([float(loss) * n, *(float(parts[p]) * n for p in PARTS), n], dtype=torch.float64)
-        total = distributed.all_sum(total.to(self.device)).cpu()
-        count = max(float(total[-1]), 1.0)
-        return {"val_loss": float(total[0]) / count, **{f"val_{p}": float(v) / count for p, v in zip(PARTS, total[1:-1])}}
-
-    def score_scenes(self) -> dict[str, float]:
-        """Full-scene ``predict`` of the validation scenes (spread over the ranks) and their
-        official xView3 ``score`` (keys prefixed ``val_``), computed on rank 0."""
-        import pandas as pd
-
-        from pipelines.predict import predict_scene
-        from xtgeo.predict.inference import Predictor
-        from xtgeo.metrics import ScoreOptions, score
-        from xtgeo.scene.prepared import SHORELINE_DIR
-        from xtgeo.predict.sources import open_prepared_scene
-
-        predictor = Predictor(self.model, self.device, self.cfg.train.batch_size)
-        tile = self.cfg.data.val_tile_size or self.cfg.data.crop_size
-        mine = [predict_scene(open_prepared_scene(self.data.scenes[i].path.parent), predictor, self.cfg,
-                              tile_size=tile, overlap=tile // 4).detections
-                for i in self.data.val_ids[self.rank.rank :: self.rank.world]]
-        frames = distributed.gather(mine)
-        if not self.rank.main:
-            return {}
-        ids = [self.data.scenes[i].scene_id for i in self.data.val_ids]
-        labels = pd.concat([self.data.labels[i] for i in self.data.val_ids], ignore_index=True)
-        shore_root = self.data.scenes[0].path.parent.parent / SHORELINE_DIR
-        result = score(pd.concat(frames, ignore_index=True), labels, shore_root, ScoreOptions(scene_ids=tuple(ids)))
-        return {f"val_{key}": float(value) for key, value in result.scores().items()}
-
-    # --- loop ------------------------------------------------------------------------------
-    def fit(self, max_steps: int | None, resume: bool) -> None:
-        """Train until ``train.steps`` (or ``max_steps``), logging, checkpointing and validating."""
-        tc = self.cfg.train
-        if resume:
-            self.restore()
-        stop = min(max_steps or tc.steps, tc.steps)
-        log = RunLog(self.run_dir, resume_step=self.step if resume else None) if self.rank.main else None
-        try:
-            self._loop(stop, log)
-        finally:
-            if log:
-                log.close()
-
-    def _loop(self, stop: int, log: RunLog | None) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        tc = self.cfg.train
-        region = self.cfg.model["region_size"]
-        window = torch.zeros(len(PARTS) + 1)
-        window_steps, window_regions, window_start = 0, 0, time.perf_counter()
-        columns = (TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"), TimeRemainingColumn())
-        with Progress(*columns, disable=not self.rank.main) as progress:
-            task = progress.add_task("train", total=stop, completed=self.step, info="")
-            while self.step < stop:
-                epoch, done = divmod(self.step, tc.epoch_steps)
-                for batch in self.train_loader(epoch, done):
-                    stats, grad_norm = self.train_step(batch)
-                    window += stats
-                    window_steps += 1
-                    window_regions += len(batch["image"]) * crop_regions(batch["image"].shape, region) * self.rank.world
-                    final = self.step >= stop
-                    if self.step % tc.log_every == 0 or final:
-                        elapsed = time.perf_counter() - window_start
-                        row = {"step": self.step, "epoch": epoch, "loss": float(window[0]) / window_steps,
-                               **{p: float(v) / window_steps for p, v in zip(PARTS, window[1:])},
-                               "lr": self.schedule.get_last_lr()[0], "grad_norm": grad_norm,
-                               "regions_per_s": window_regions / max(elapsed, 1e-9),
-                               "memory_gib": _memory_gib(self.device)}
-                        if log:
-                            log.log(row)
-                        progress.update(task, info=f"loss {row['loss']:.4f}  {row['regions_per_s']:.1f} regions/s  "
-                                                   f"{row['memory_gib']:.2f} GiB")
-                        window.zero_()
-                        window_steps, window_regions, window_start = 0, 0, time.perf_counter()
-                    paused = time.perf_counter()
-                    if self.step % tc.checkpoint_every == 0 or final:
-                        self.save()
-                    if self.step % tc.epoch_steps == 0 and tc.validation != "none" and self.data.val_ids:
-                        row = {"step": self.step, "epoch": epoch, **self.validate()}
-                        if tc.validation == "score":
-                            row.update(self.score_scenes())
-                        if log:
-                            log.log(row)
-                    window_start += time.perf_counter() - paused  # regions/s counts training time only
-                    progress.update(task, completed=self.step)
-                    if final:
-                        break
+    """Train as :func:`~xtgeo.train.trainer.run_training` does, showing a bar; returns the run folder."""
+    return run_training(config, data_dir, out_dir, overrides, max_steps=max_steps, resume=resume, gpus=gpus,
+                        progress=TrainBar)

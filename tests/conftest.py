@@ -26,7 +26,7 @@ def prepared_dataset(synth_dataset: Path, tmp_path_factory: pytest.TempPathFacto
     """``synth_dataset`` preprocessed: PREP_DIR with scene.tif per scene, shoreline/, labels.parquet; read-only."""
     from dask.distributed import Client, LocalCluster
 
-    from pipelines.preprocess import run_preprocess
+    from xtgeo.preprocess.run import run_preprocess
 
     out = tmp_path_factory.mktemp("prepared") / "prep"
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:

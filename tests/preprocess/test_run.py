@@ -15,7 +15,7 @@ import rasterio
 from dask.distributed import Client, LocalCluster
 from rasterio.crs import CRS
 
-from pipelines.preprocess import run_preprocess
+from xtgeo.preprocess.run import run_preprocess
 from xtgeo.scene import prepared
 from xtgeo.atomic import is_temporary
 from xtgeo.preprocess.distance import DEFAULT_CAP_PX

@@ -7,7 +7,8 @@ import sys
 import pytest
 import torch
 
-from pipelines.train import checkpoint_path, run_training
+from xtgeo.train.checkpoint import checkpoint_path
+from xtgeo.train.trainer import run_training
 from xtgeo.train.checkpoint import load_checkpoint
 from xtgeo.config import load_config
 from xtgeo.errors import ConfigError, SceneError, XtgeoError

@@ -135,14 +135,17 @@ def predict_maps(
     grid: TileGrid,
     read_tile: TileReader,
     *,
-    workers: int = 2,
+    readers: int = 2,
     on_tiles: Callable[[int], Any] | None = None,
 ) -> SceneMaps:
-    """Blend the model's outputs over every tile of ``grid`` into :class:`SceneMaps` on its device."""
+    """Blend the model's outputs over every tile of ``grid`` into :class:`SceneMaps` on its device.
+
+    ``readers`` threads read tile batches ahead; ``on_tiles(n)`` is called after each batch of ``n`` tiles.
+    """
     maps = SceneMaps(grid, predictor.device)
     pin = predictor.device.type == "cuda"
     tiles = batched(grid, predictor.batch_size)
-    for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_tile, pin), len(ts)), tiles, workers, workers + 1):
+    for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_tile, pin), len(ts)), tiles, readers, readers + 1):
         for tile, outputs in predictor.forward(batch):
             maps.add(tile, outputs)
         if on_tiles is not None:

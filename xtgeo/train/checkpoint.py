@@ -1,4 +1,7 @@
-"""Training checkpoints: written atomically, read with ``torch.load(weights_only=True)``.
+"""Training checkpoints and where a run keeps them: written atomically, read with
+``torch.load(weights_only=True)``.
+
+A run folder holds ``checkpoints/last.pt`` and ``checkpoints/step_NNNNNN.pt`` (:func:`checkpoint_path`).
 
 A checkpoint is a dict of tensors and plain Python values only (``model``, ``optimizer``,
 ``scheduler``, ``step``, ``rng``, ``config``, ``xtgeo_version``), so loading one can never run code.
@@ -17,6 +20,14 @@ import torch
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import XtgeoError
+
+CHECKPOINT_DIR = "checkpoints"
+LAST = "last.pt"
+
+
+def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
+    """``RUN_DIR/checkpoints/last.pt``, or the checkpoint of ``step``."""
+    return Path(run_dir) / CHECKPOINT_DIR / (LAST if step is None else f"step_{step:06d}.pt")
 
 
 def save_checkpoint(path: str | Path, **parts: Any) -> Path:

@@ -11,7 +11,7 @@ import pytest
 import rasterio
 import torch
 
-from pipelines.predict import run_prediction
+from pipelines import predict
 from tests.paths import SMOKE_CONFIG as SMOKE
 from xtgeo.scene import prepared
 from xtgeo.train.checkpoint import save_checkpoint
@@ -83,7 +83,7 @@ def test_every_entry_point_gives_the_same_detections(world, tmp_path):
         "prepared": _write_prepared(folder, tmp_path / "prep"),
     }
     entries["prepared_tif"] = entries["prepared"] / prepared.SCENE_FILE
-    found = {name: _read(run_prediction(path, ckpt, tmp_path / f"{name}.csv", **OPTIONS)) for name, path in entries.items()}
+    found = {name: _read(predict.run(path, ckpt, tmp_path / f"{name}.csv", **OPTIONS)) for name, path in entries.items()}
     reference = _positions(found["folder"])
     assert len(reference) > 0
     for name, frame in found.items():
@@ -100,7 +100,7 @@ def test_folder_of_scenes_all_formats_and_quicklooks(world, tmp_path):
     outputs = {}
     for suffix in (".gpkg", ".geojson", ".parquet"):
         quicklook = tmp_path / f"ql{suffix}.png" if suffix == ".gpkg" else None
-        outputs[suffix] = _read(run_prediction(root / "scenes", ckpt, tmp_path / f"det{suffix}", quicklook=quicklook,
+        outputs[suffix] = _read(predict.run(root / "scenes", ckpt, tmp_path / f"det{suffix}", quicklook=quicklook,
                                                **OPTIONS))
     ids = sorted(s.scene_id for s in scenes)
     for suffix, frame in outputs.items():
@@ -114,11 +114,11 @@ def test_folder_of_scenes_all_formats_and_quicklooks(world, tmp_path):
 
 def test_thresholds_override_the_checkpoint(world, tmp_path):
     root, scenes, ckpt, config, _ = world
-    low = _read(run_prediction(scenes[0].folder, ckpt, tmp_path / "low.csv", **OPTIONS))
-    high = _read(run_prediction(scenes[0].folder, ckpt, tmp_path / "high.csv", **{**OPTIONS, "center_threshold": 0.9}))
+    low = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "low.csv", **OPTIONS))
+    high = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "high.csv", **{**OPTIONS, "center_threshold": 0.9}))
     assert len(high) < len(low)
     assert (low.score > 0.0).all() and (high.score > 0.9).all()
-    strict = _read(run_prediction(scenes[0].folder, ckpt, tmp_path / "strict.csv", vessel_threshold=1.0, **OPTIONS))
+    strict = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "strict.csv", vessel_threshold=1.0, **OPTIONS))
     assert not strict.is_vessel.any() and not strict.is_fishing.any()
 
 
@@ -131,7 +131,7 @@ def test_all_nodata_scene_gives_an_empty_file(world, tmp_path):
             profile = src.profile
         with rasterio.open(folder / name, "w", **profile) as dst:
             dst.write(np.full((profile["height"], profile["width"]), DEFAULT_NODATA, dtype=profile["dtype"]), 1)
-    out = run_prediction(folder, ckpt, tmp_path / "blank.csv", **OPTIONS)
+    out = predict.run(folder, ckpt, tmp_path / "blank.csv", **OPTIONS)
     frame = pd.read_csv(out)
     assert len(frame) == 0 and "detect_scene_row" in frame.columns
 
@@ -187,9 +187,9 @@ def test_bad_paths_fail_before_any_work(world, tmp_path):
     ]
     for scene, out, message in cases:
         with pytest.raises(XtgeoError, match=message):
-            run_prediction(scene, ckpt, out, **OPTIONS)
+            predict.run(scene, ckpt, out, **OPTIONS)
     with pytest.raises(XtgeoError, match="at most half"):
-        run_prediction(scenes[0].folder, ckpt, tmp_path / "d.csv", **{**OPTIONS, "overlap": 150})
+        predict.run(scenes[0].folder, ckpt, tmp_path / "d.csv", **{**OPTIONS, "overlap": 150})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
@@ -222,13 +222,14 @@ def test_out_of_memory_halves_the_batch_then_advises():
 
 def test_detections_at_the_objects_once_trained(prepared_dataset, tmp_path):
     """A few smoke training steps already put the strongest centre peaks on the labelled objects."""
-    from pipelines.train import checkpoint_path, run_training
+    from xtgeo.train.checkpoint import checkpoint_path
+    from xtgeo.train.trainer import run_training
     from scipy.spatial import cKDTree
 
     run = run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=(
         "data.object_fraction=1.0", "data.val_scenes_count=1", "train.validation=none", "train.steps=12",
         "train.epoch_steps=12", "train.checkpoint_every=12"))
-    out = run_prediction(prepared_dataset, checkpoint_path(run), tmp_path / "det.parquet", tile_size=512,
+    out = predict.run(prepared_dataset, checkpoint_path(run), tmp_path / "det.parquet", tile_size=512,
                          overlap=64, device="cpu", center_threshold=0.0)
     found = gpd.read_parquet(out)
     labels = pd.read_parquet(prepared_dataset / prepared.LABELS_FILE)
