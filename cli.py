@@ -159,7 +159,7 @@ def train(
     from pipelines.train import run
 
     run_dir = run(config, data, out or Path("runs") / config.stem, overrides=tuple(set_ or ()),
-                           max_steps=max_steps, resume=resume, gpus=gpus)
+                  max_steps=max_steps, resume=resume, gpus=gpus)
     if os.environ.get("RANK", "0") == "0":  # under torchrun every rank returns here
         print(f"run: {run_dir}")
 

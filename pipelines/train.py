@@ -31,15 +31,6 @@ class TrainBar(TrainProgress):
         self.bar.stop()
 
 
-def run(
-    config: str | Path | dict | Config,
-    data_dir: str | Path,
-    out_dir: str | Path,
-    overrides: tuple[str, ...] | list[str] = (),
-    max_steps: int | None = None,
-    resume: bool = False,
-    gpus: int | None = None,
-) -> Path:
-    """Train as :func:`~xtgeo.train.trainer.run_training` does, showing a bar; returns the run folder."""
-    return run_training(config, data_dir, out_dir, overrides, max_steps=max_steps, resume=resume, gpus=gpus,
-                        progress=TrainBar)
+def run(config: str | Path | dict | Config, data_dir: str | Path, out_dir: str | Path, **options: Any) -> Path:
+    """Train as :func:`~xtgeo.train.trainer.run_training` (same ``options``), showing a bar; returns the run folder."""
+    return run_training(config, data_dir, out_dir, progress=TrainBar, **options)
