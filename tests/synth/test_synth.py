@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -17,15 +18,21 @@ from xtgeo.schema import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
 from xtgeo.scene.raw import ANCILLARY_NAMES
 from tests.oracles import distance_to_land_km
 from xtgeo.scene.shoreline import read_shoreline
-from xtgeo.synth import FISHING_DEPTH_M, ROCK_ZONE_KM, make_dataset, make_scene
+from xtgeo.synth import (
+    APPROACH_CLEAR_KM, COASTAL_BAND_KM, FISHING_DEPTH_M, PORT_REACH_KM, ROCK_ZONE_KM, make_dataset, make_scene,
+)
+from xtgeo.synth.objects import label_zones
+from xtgeo.synth.terrain import HARBOUR_WALL_PX
 from xtgeo.synth.stats import XVIEW3_VALIDATION, fit_label_stats
 
 
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    """One scene made in-process, so tests can see its hidden context (land, lane, harbours)."""
-    return make_scene(tmp_path_factory.mktemp("one"), height=1024, width=1280, seed=11)
+    """One scene made in-process, so tests can see its hidden context (land, lane, harbours).
+
+    Seed 12 at 2048 x 1024 has both outcomes of the anchorage rule (4 vessels, 4 non-vessels)."""
+    return make_scene(tmp_path_factory.mktemp("one"), height=2048, width=1024, seed=12)
 
 
 @pytest.fixture(scope="module")
@@ -158,17 +165,65 @@ def test_context_rules_decide_the_labels(scene):
     assert not vessel[rock].fillna(False).any()  # near the coast outside harbours: never a vessel
     assert vessel[where["harbour"]].fillna(True).all()  # in a harbour: always a vessel
     in_band = (depth >= FISHING_DEPTH_M[0]) & (depth <= FISHING_DEPTH_M[1])
-    fishing_rule = (~where["harbour"] & (where["lane"] > 1) & in_band).to_numpy()
+    offshore = where["distance_km"] > COASTAL_BAND_KM
+    fishing_rule = (~where["harbour"] & offshore & (where["lane"] > 1) & in_band).to_numpy()
     known = fishing.notna().to_numpy()
     assert known.any()
     assert np.array_equal(fishing[known].to_numpy(dtype=bool), fishing_rule[known])
     # away from the coast, non-vessels are lattice nodes: a neighbour node 0.8-3 km away, no vessel near
-    lattice = np.column_stack([rows, cols])[vessel.eq(False).to_numpy() & ~rock.to_numpy()]
+    lattice = np.column_stack([rows, cols])[vessel.eq(False).to_numpy() & offshore.to_numpy()]
     vessels = np.column_stack([rows, cols])[vessel.eq(True).to_numpy()]
     for node in lattice:
         spacing = np.sort(np.hypot(*(lattice - node).T))[1]
         assert 79 <= spacing <= 301
         assert np.hypot(*(vessels - node).T).min() >= 79 / 3
+
+
+def _harbour_boxes(scene) -> np.ndarray:
+    """Pixels of every harbour structure (basin and breakwaters), from the scene's harbours."""
+    boxes = np.zeros(scene.context.land.shape, dtype=bool)
+    for h in scene.context.terrain.harbours:
+        boxes[h.top - HARBOUR_WALL_PX : h.bottom + HARBOUR_WALL_PX, h.left - HARBOUR_WALL_PX : h.right + HARBOUR_WALL_PX] = True
+    return boxes
+
+
+def test_anchorage_rule_is_decided_by_harbours_beyond_a_regions_reach(scene):
+    labels, context = scene.labels, scene.context
+    rows, cols = labels["detect_scene_row"].to_numpy(), labels["detect_scene_column"].to_numpy()
+    boxes = _harbour_boxes(scene)
+    shore_km = distance_to_land_km(context.land)[rows, cols]
+    harbour_km = ndimage.distance_transform_edt(~boxes)[rows, cols] / 100.0
+    band = ~boxes[rows, cols] & (shore_km > ROCK_ZONE_KM) & (shore_km <= COASTAL_BAND_KM)
+    vessel = labels["is_vessel"].astype("boolean")
+    decided = band & vessel.notna().to_numpy()
+    assert vessel[decided].sum() >= 2 and (~vessel[decided]).sum() >= 2  # both outcomes occur here
+    # the label is the harbour rule, and no harbour pixel lies in any 512 x 512 window around the object
+    assert np.array_equal(vessel[decided].to_numpy(dtype=bool), harbour_km[decided] <= PORT_REACH_KM)
+    assert (harbour_km[band] >= APPROACH_CLEAR_KM).all() and (harbour_km[band] * 100 > 512 * np.sqrt(2)).all()
+    for r, c in zip(rows[band], cols[band]):
+        assert not boxes[max(r - 511, 0) : r + 512, max(c - 511, 0) : c + 512].any()
+    assert not labels["is_fishing"].astype("boolean")[decided].fillna(False).any()  # at anchor: not fishing
+    # the evidence is in the image: breakwaters built on open sea are as bright as land
+    with rasterio.open(scene.folder / "VV_dB.tif") as src:
+        vv = src.read(1)
+    height, width = context.land.shape
+    breakwater = context.land & ~(context.terrain.relief(0, height, 0, width) > 0)
+    open_sea = ~context.land & ~boxes & (vv != -32768)
+    assert breakwater.sum() > 100 and np.median(vv[breakwater]) > np.median(vv[open_sea]) + 8
+    # moving the harbour away flips the vessels; moving one within reach of a non-vessel flips it
+    where = context.describe(rows[decided], cols[decided])
+    harbourless = replace(context, terrain=replace(context.terrain, harbours=()))
+    assert not label_zones(harbourless.describe(rows[decided], cols[decided]))["anchorage"].any()
+    far = np.flatnonzero(~vessel[decided].to_numpy(dtype=bool))[0]
+    r, c = rows[decided][far], cols[decided][far]
+    h = context.terrain.harbours[0]
+    size = h.bottom - h.top
+    top = r - 850 - size if r > height // 2 else r + 850  # 8.5 km up or down the scene, inside it
+    moved = replace(h, top=top, bottom=top + size, left=c - 50, right=c - 50 + h.right - h.left)
+    assert 0 <= moved.top and moved.bottom <= height
+    near = replace(context, terrain=replace(context.terrain, harbours=(moved,)))
+    assert label_zones(near.describe([r], [c]))["anchorage"].all()
+    assert label_zones(where)["anchorage"].tolist() == vessel[decided].tolist()
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):

@@ -18,19 +18,28 @@ Context rules: the label of an object is a function of where it is, never of how
 1. **Harbours.** Everything inside a harbour basin is a vessel, and not fishing.
 2. **Rocks.** Outside harbours, everything within 0.5 km of land (``ROCK_ZONE_KM``) is a
    non-vessel (rocks, marks); no vessel is placed there.
-3. **Infrastructure lattices.** Objects on the nodes of a regular lattice spanning kilometres
+3. **Anchorages.** Outside harbours, in the *coastal band* 0.5–2 km from land (``COASTAL_BAND_KM``,
+   the xView3 close-to-shore distance), an object is a vessel at anchor, not fishing, iff a harbour
+   (basin and breakwaters, both visible in the image) lies within 10 km in a straight line
+   (``PORT_REACH_KM``); otherwise it is a non-vessel (a mark, a fish-farm buoy). Nothing is placed
+   in the band within 7.5 km of a harbour (``APPROACH_CLEAR_KM``: the approach is kept clear).
+   7.5 km = 750 px > 512·√2 px, so no 512 × 512 px window ever holds both a band object and any
+   pixel of a harbour: the label is decided by evidence at least one region away, which only
+   scene context shows. All band objects look alike whatever their label (their lengths all
+   follow the ``vessel`` group's, ``COASTAL_LOOK``).
+4. **Infrastructure lattices.** Objects on the nodes of a regular lattice spanning kilometres
    are non-vessels: wind farms (2–9 × 2–9 nodes, 0.8–1.2 km apart, in shallow water < 40 m) and
-   oil fields (2–4 × 2–4 nodes, 1.5–3 km apart, in deep water > 200 m); a lattice keeps at least
-   4 nodes. Vessels stay at least a third of the spacing away from any node. A lattice is seen as
-   such only across several 512 px regions.
-4. **Everything else is a vessel.** Whether it fishes:
+   oil fields (2–4 × 2–4 nodes, 1.5–3 km apart, in deep water > 200 m), beyond the coastal band;
+   a lattice keeps at least 4 nodes. Vessels stay at least a third of the spacing away from any
+   node. A lattice is seen as such only across several 512 px regions.
+5. **Everything else is a vessel** (beyond the coastal band). Whether it fishes:
    - in the **shipping lane** (a straight band 1.5–3 km wide crossing the whole scene; its
      vessels head along it) a vessel is not fishing;
    - outside the lane, a vessel is fishing iff the water depth (``bathymetry.tif`` cell) is in
      40–200 m (``FISHING_DEPTH_M``), the fishing band, which lies kilometres offshore.
    Objects are kept at least 10 % (of the threshold) away from every rule's boundary, so each
    rule decides cleanly.
-5. **Missing labels** are drawn as in the real data, independently of position: ``is_fishing``
+6. **Missing labels** are drawn as in the real data, independently of position: ``is_fishing``
    is known for a third of vessels, ``is_vessel`` is missing for 0.6 % of objects (LOW
    confidence), lengths are mostly missing for non-vessels.
 
@@ -48,11 +57,14 @@ from xtgeo.synth.make import (
     scene_seeds,
     write_labels,
 )
-from xtgeo.synth.objects import FISHING_DEPTH_M, ROCK_ZONE_KM
+from xtgeo.synth.objects import APPROACH_CLEAR_KM, COASTAL_BAND_KM, FISHING_DEPTH_M, PORT_REACH_KM, ROCK_ZONE_KM
 
 __all__ = [
+    "APPROACH_CLEAR_KM",
+    "COASTAL_BAND_KM",
     "FISHING_DEPTH_M",
     "LABELS_FILE",
+    "PORT_REACH_KM",
     "ROCK_ZONE_KM",
     "SHORELINE_DIR",
     "SyntheticScene",

@@ -2,8 +2,8 @@
 
 Positions are drawn from a pool of candidate sea pixels (uniform over the swath, plus extra ones
 near the coast and in harbours), each described by its context: distance to shore, depth, lane
-offset, harbour. A label group's zone restricts the pool; inside it, candidates are weighted so
-that distances to shore follow the real histogram of that group.
+offset, harbour, distance to the nearest harbour. A label group's zone restricts the pool; inside
+it, candidates are weighted so that distances to shore follow the real histogram of that group.
 """
 
 from __future__ import annotations
@@ -17,16 +17,32 @@ from scipy.spatial import cKDTree
 from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.scene.shoreline import contour_points
 from xtgeo.synth.ancillary import Ancillary
-from xtgeo.synth.stats import GROUPS, LabelStats, distance_bins
+from xtgeo.synth.stats import DISTANCE_EDGES_KM, GROUPS, LabelStats, distance_bins
 from xtgeo.synth.terrain import Terrain
 
 #: Vessels are fishing only in this depth band (m) outside the shipping lane.
 FISHING_DEPTH_M = (40.0, 200.0)
 #: Outside harbours, everything this close to the coast (km) is a non-vessel (rock, mark).
 ROCK_ZONE_KM = 0.5
+#: Outer edge (km) of the coastal band that starts at ROCK_ZONE_KM: the xView3 close-to-shore distance.
+COASTAL_BAND_KM = 2.0
+#: In the coastal band nothing lies closer than this (km) to a harbour: 750 px > 512·√2 px, so no
+#: 512 × 512 px window ever holds both a harbour and an object whose label it decides.
+APPROACH_CLEAR_KM = 7.5
+#: In the coastal band an object is a vessel iff a harbour lies within this distance (km).
+PORT_REACH_KM = 10.0
+#: Objects in the coastal band all take their look (length, brightness) from this group, whatever
+#: their label, so that only the distant harbour tells them apart.
+COASTAL_LOOK = "vessel"
+#: Share of each group's offshore objects (beyond the coastal band) that sail in the shipping lane.
+LANE_SHARES = {"non_fishing": 0.5, "vessel": 0.3}
+#: Distance-histogram bins that lie inside the coastal band's outer edge (rocks and band).
+NEAR_BINS = int(np.searchsorted(DISTANCE_EDGES_KM, COASTAL_BAND_KM))
 #: Infrastructure lattices: spacing (px) and grid sides for wind farms and oil fields.
 TURBINE_SPACING_PX, TURBINE_SIDES = (80, 120), (2, 9)
 PLATFORM_SPACING_PX, PLATFORM_SIDES = (150, 300), (2, 4)
+#: Fewest objects a scene holds (small scenes are topped up with non-vessels near the coast).
+MIN_OBJECTS = 4
 #: Fewest nodes a lattice keeps; fewer and it is dropped.
 MIN_LATTICE_NODES = 4
 #: Objects keep this far (px) from the swath edge and the image border.
@@ -72,8 +88,13 @@ class Context:
             return np.full(len(rows), np.inf)
         return self.shore.query(np.column_stack([rows, cols]).astype(np.float64))[0] * (PIXEL_SIZE_M / 1000.0)
 
+    def harbour_km(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distance (km) from each pixel to the nearest harbour structure; +inf without harbours."""
+        return self.terrain.harbour_distance_px(rows, cols) * (PIXEL_SIZE_M / 1000.0)
+
     def describe(self, rows: np.ndarray, cols: np.ndarray) -> pd.DataFrame:
-        """Context of pixels: sea/valid, distance to shore (km), depth (m), lane ratio, harbour."""
+        """Context of pixels: sea/valid, distance to shore (km), depth (m), lane ratio, harbour,
+        distance to the nearest harbour (km)."""
         height, width = self.land.shape
         rows = np.asarray(rows, dtype=np.int64)
         cols = np.asarray(cols, dtype=np.int64)
@@ -84,6 +105,7 @@ class Context:
             "row": rc, "col": cc, "ok": ok, "distance_km": self.shore_km(rc, cc),
             "depth_m": self.ancillary.depth_at(rc, cc, height, width),
             "lane": self.lane.ratio(rc, cc), "harbour": self.terrain.in_harbour(rc, cc),
+            "harbour_km": self.harbour_km(rc, cc),
         })
 
 
@@ -129,20 +151,27 @@ def _candidates(rng: np.random.Generator, context: Context, count: int) -> pd.Da
     return pool[pool["ok"]].reset_index(drop=True)
 
 
-def _zones(pool: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Boolean candidate masks; margins keep objects clear of every rule's threshold."""
+def label_zones(pool: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Where each rule places objects: boolean masks over pixels described by :meth:`Context.describe`
+    (e.g. ``anchorage``: vessels of rule 3, ``remote_coast``: its non-vessels); margins keep objects
+    clear of every rule's threshold."""
     low, high = FISHING_DEPTH_M
     harbour = pool["harbour"].to_numpy()
     distance = pool["distance_km"].to_numpy()
     depth = pool["depth_m"].to_numpy()
     lane = pool["lane"].to_numpy()
-    open_sea = ~harbour & (distance >= ROCK_ZONE_KM * 1.1)
+    port = pool["harbour_km"].to_numpy()
+    band = ~harbour & (distance >= ROCK_ZONE_KM * 1.1) & (distance <= COASTAL_BAND_KM * 0.9)
+    open_sea = ~harbour & (distance >= COASTAL_BAND_KM * 1.1)
     lane_in, lane_out = open_sea & (lane <= 0.9), open_sea & (lane >= 1.1)
     fishing_depth = (depth >= low * 1.12) & (depth <= high * 0.9)
     other_depth = (depth <= low * 0.88) | (depth >= high * 1.1)
     return {
         "harbour": harbour,
         "rock": ~harbour & (distance <= ROCK_ZONE_KM * 0.9),
+        "band": band,
+        "anchorage": band & (port >= APPROACH_CLEAR_KM) & (port <= PORT_REACH_KM * 0.9),
+        "remote_coast": band & (port >= PORT_REACH_KM * 1.1),
         "lane": lane_in,
         "fishing_ground": lane_out & fishing_depth,
         "other_sea": lane_out & other_depth,
@@ -156,8 +185,8 @@ def _zones(pool: pd.DataFrame) -> dict[str, np.ndarray]:
 class _Placer:
     """Draws positions from zones of the pool, keeping objects apart."""
 
-    def __init__(self, rng: np.random.Generator, pool: pd.DataFrame, stats: LabelStats):
-        self.rng, self.pool, self.stats = rng, pool, stats
+    def __init__(self, rng: np.random.Generator, pool: pd.DataFrame):
+        self.rng, self.pool = rng, pool
         self.bins = distance_bins(pool["distance_km"].to_numpy())
         self.rows: list[int] = []
         self.cols: list[int] = []
@@ -174,22 +203,22 @@ class _Placer:
         self.cols.append(int(col))
         self.keep_out.append(float(keep_out))
 
-    def weights(self, index: np.ndarray, group: str) -> np.ndarray:
-        """Sampling probabilities of pool candidates so that distance bins follow ``group``'s."""
+    def weights(self, index: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Sampling probabilities of pool candidates so that distance bins follow the ``target`` histogram."""
         bins = self.bins[index]
-        target = np.asarray(self.stats.distance_probs[group], dtype=np.float64)
+        target = np.asarray(target, dtype=np.float64)
         present = np.bincount(bins, minlength=len(target))
         weight = target[bins] / present[bins]
         if weight.sum() <= 0:
             weight = np.ones(len(index))
         return weight / weight.sum()
 
-    def draw(self, zone: np.ndarray, group: str, count: int, keep_out: np.ndarray) -> list[int]:
-        """Up to ``count`` pool indices in ``zone``; distances follow ``group``'s histogram."""
+    def draw(self, zone: np.ndarray, target: np.ndarray, count: int, keep_out: np.ndarray) -> list[int]:
+        """Up to ``count`` pool indices in ``zone``; distances follow the ``target`` histogram."""
         index = np.flatnonzero(zone)
         if count <= 0 or len(index) == 0:
             return []
-        p = self.weights(index, group)
+        p = self.weights(index, target)
         size = min(np.count_nonzero(p), 8 * count + 16)
         order = self.rng.choice(index, size=size, replace=False, p=p)
         chosen: list[int] = []
@@ -213,7 +242,8 @@ def _lengths(rng: np.random.Generator, stats: LabelStats, group: str, n: int) ->
     return np.clip(np.exp(rng.normal(mean, std, n)), *LENGTH_RANGE_M)
 
 
-def _lattices(rng: np.random.Generator, context: Context, placer: _Placer, pool: pd.DataFrame, zones, wanted: int) -> list[dict]:
+def _lattices(rng: np.random.Generator, context: Context, placer: _Placer, pool: pd.DataFrame, zones, stats: LabelStats,
+              wanted: int) -> list[dict]:
     """Wind-farm and oil-field lattices holding about ``wanted`` nodes."""
     height, width = context.land.shape
     objects: list[dict] = []
@@ -235,14 +265,14 @@ def _lattices(rng: np.random.Generator, context: Context, placer: _Placer, pool:
         index = np.flatnonzero(zone)
         if len(index) == 0:
             break
-        centre = pool.iloc[int(rng.choice(index, p=placer.weights(index, "non_vessel")))]
+        centre = pool.iloc[int(rng.choice(index, p=placer.weights(index, stats.distance_probs["non_vessel"])))]
         angle = rng.uniform(0, np.pi / 2)
         i, j = np.meshgrid(np.arange(sides[0]) - (sides[0] - 1) / 2, np.arange(sides[1]) - (sides[1] - 1) / 2, indexing="ij")
         u, v = i.ravel() * spacing, j.ravel() * spacing
         rows = np.rint(centre["row"] + u * np.cos(angle) - v * np.sin(angle)).astype(np.int64)
         cols = np.rint(centre["col"] + u * np.sin(angle) + v * np.cos(angle)).astype(np.int64)
         nodes = context.describe(rows, cols)
-        good = nodes["ok"] & ~nodes["harbour"] & (nodes["distance_km"] >= ROCK_ZONE_KM * 1.1) & (nodes["lane"] >= 1.1)
+        good = nodes["ok"] & ~nodes["harbour"] & (nodes["distance_km"] >= COASTAL_BAND_KM * 1.1) & (nodes["lane"] >= 1.1)
         nodes = nodes[good]
         keep_out = spacing / 3.0
         nodes = nodes[[placer.free(r, c, 0.9 * spacing) for r, c in zip(nodes["row"], nodes["col"])]]
@@ -254,13 +284,20 @@ def _lattices(rng: np.random.Generator, context: Context, placer: _Placer, pool:
     return objects
 
 
+def _outside_lane(probs: tuple[float, ...], lane_share: float) -> np.ndarray:
+    """A group's distance histogram without its lane objects, ``lane_share`` of its offshore ones."""
+    p = np.array(probs, dtype=np.float64)
+    p[NEAR_BINS:] *= 1.0 - lane_share
+    return p / p.sum()
+
+
 def _pick(rng: np.random.Generator, shares: dict[str, float]) -> str:
     p = np.asarray(list(shares.values()), dtype=np.float64)
     return str(rng.choice(list(shares), p=p / p.sum()))
 
 
 def _kind(zones: dict[str, np.ndarray], i: int) -> str:
-    for kind in ("harbour", "rock", "lane", "fishing_ground"):
+    for kind in ("harbour", "rock", "anchorage", "remote_coast", "lane", "fishing_ground"):
         if zones[kind][i]:
             return kind
     return "open_sea"
@@ -274,31 +311,49 @@ def place_objects(rng: np.random.Generator, context: Context, stats: LabelStats)
     """
     height, width = context.land.shape
     scale = np.sqrt(height * width / (FULL_SCENE[0] * FULL_SCENE[1]))
-    count = max(4, int(round(np.exp(rng.normal(stats.count_log_mean, stats.count_log_std)) * scale)))
+    count = max(MIN_OBJECTS, int(round(np.exp(rng.normal(stats.count_log_mean, stats.count_log_std)) * scale)))
     wanted = dict(zip(GROUPS, rng.multinomial(count, [stats.group_probs[g] for g in GROUPS])))
     pool = _candidates(rng, context, count)
-    zones = _zones(pool)
-    placer = _Placer(rng, pool, stats)
+    zones = label_zones(pool)
+    placer = _Placer(rng, pool)
+    probs = stats.distance_probs
 
-    rocks = int(rng.binomial(wanted["non_vessel"], stats.distance_probs["non_vessel"][0]))
-    records = [{**node, "group": "non_vessel"} for node in _lattices(rng, context, placer, pool, zones, wanted["non_vessel"] - rocks)]
-    n_lane = {g: int(rng.binomial(wanted[g], share)) for g, share in (("non_fishing", 0.5), ("vessel", 0.3))}
+    near = probs["non_vessel"][:NEAR_BINS]  # rocks, then the coastal band; lattices take those with no room
+    drawn_near = rng.multinomial(wanted["non_vessel"], [*near, 1.0 - sum(near)])[:NEAR_BINS]
+    rocks, remote = (int(n) if zones[z].any() else 0 for n, z in zip(drawn_near, ("rock", "remote_coast")))
+    lattices = _lattices(rng, context, placer, pool, zones, stats, wanted["non_vessel"] - rocks - remote)
+    records = [{**node, "group": "non_vessel"} for node in lattices]
+    # the lane lies beyond the coastal band: it takes a share of each group's offshore objects only
+    n_lane = {g: int(rng.binomial(wanted[g], share * sum(probs[g][NEAR_BINS:]))) for g, share in LANE_SHARES.items()}
+    rest = {g: _outside_lane(probs[g], share) for g, share in LANE_SHARES.items()}
     draws = [
-        ("non_vessel", zones["rock"], rocks),
-        ("fishing", zones["fishing_ground"], wanted["fishing"]),
-        ("non_fishing", zones["lane"], n_lane["non_fishing"]),
-        ("non_fishing", zones["other_sea"] | zones["harbour"], wanted["non_fishing"] - n_lane["non_fishing"]),
-        ("vessel", zones["lane"], n_lane["vessel"]),
-        ("vessel", zones["open_sea"] | zones["harbour"], wanted["vessel"] - n_lane["vessel"]),
-        ("unknown", zones["open_sea"] | zones["harbour"] | zones["rock"], wanted["unknown"]),
+        ("non_vessel", zones["rock"], rocks, probs["non_vessel"]),
+        ("non_vessel", zones["remote_coast"], remote, probs["non_vessel"]),
+        ("fishing", zones["fishing_ground"], wanted["fishing"], probs["fishing"]),
+        ("non_fishing", zones["lane"], n_lane["non_fishing"], probs["non_fishing"]),
+        ("non_fishing", zones["other_sea"] | zones["harbour"] | zones["anchorage"], wanted["non_fishing"] - n_lane["non_fishing"],
+         rest["non_fishing"]),
+        ("vessel", zones["lane"], n_lane["vessel"], probs["vessel"]),
+        ("vessel", zones["open_sea"] | zones["harbour"] | zones["anchorage"], wanted["vessel"] - n_lane["vessel"], rest["vessel"]),
+        ("unknown", zones["open_sea"] | zones["harbour"] | zones["rock"] | zones["anchorage"] | zones["remote_coast"], wanted["unknown"],
+         probs["unknown"]),
     ]
     lengths: list[float] = [float(v) for v in _lengths(rng, stats, "non_vessel", len(records))]
-    for group, zone, n in draws:
+    band = zones["band"]
+
+    def place(group: str, zone: np.ndarray, n: int, target) -> None:
         drawn = _lengths(rng, stats, group, max(n, 0))
-        chosen = placer.draw(zone, group, n, _keep_out(drawn))
-        for i, length in zip(chosen, drawn):
+        # a candidate in the coastal band gets the common coastal look; keep-outs fit either length
+        alike = _lengths(rng, stats, COASTAL_LOOK, len(drawn)) if (zone & band).any() else drawn
+        chosen = placer.draw(zone, target, n, _keep_out(np.maximum(drawn, alike)))
+        for i, own, coastal in zip(chosen, drawn, alike):
             records.append({"row": int(pool.at[i, "row"]), "col": int(pool.at[i, "col"]), "kind": _kind(zones, i), "group": group})
-            lengths.append(float(length))
+            lengths.append(float(coastal if band[i] else own))
+
+    for draw in draws:
+        place(*draw)
+    # a small scene is mostly coastal band, where a vessel needs a harbour kilometres away
+    place("non_vessel", zones["rock"] | zones["remote_coast"], MIN_OBJECTS - len(records), probs["non_vessel"])
 
     objects = pd.DataFrame(records, columns=["row", "col", "kind", "group"])
     n = len(objects)

@@ -37,6 +37,14 @@ class Harbour:
         rows, cols = np.asarray(rows), np.asarray(cols)
         return (rows >= self.top) & (rows < self.bottom) & (cols >= self.left) & (cols < self.right)
 
+    def distance_px(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distance (px) from pixels to the nearest pixel of the harbour, breakwaters included."""
+        w = HARBOUR_WALL_PX
+        rows, cols = np.asarray(rows, dtype=np.float64), np.asarray(cols, dtype=np.float64)
+        dr = np.maximum(np.maximum(self.top - w - rows, rows - (self.bottom + w - 1)), 0.0)
+        dc = np.maximum(np.maximum(self.left - w - cols, cols - (self.right + w - 1)), 0.0)
+        return np.hypot(dr, dc)
+
     def paint(self, land: np.ndarray, r0: int, c0: int) -> None:
         """Carve the basin and build the walls into a land window whose corner is (r0, c0)."""
         w = HARBOUR_WALL_PX
@@ -143,6 +151,13 @@ class Terrain:
         for harbour in self.harbours:
             inside |= harbour.contains(rows, cols)
         return inside
+
+    def harbour_distance_px(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distance (px) from pixels to the nearest harbour structure; +inf without harbours."""
+        nearest = np.full(np.shape(rows), np.inf)
+        for harbour in self.harbours:
+            nearest = np.minimum(nearest, harbour.distance_px(rows, cols))
+        return nearest
 
 
 def _coarse_relief(terrain: Terrain, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
