@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -50,9 +50,9 @@ def synth(
 def preprocess(
     scenes_dir: Annotated[Path, typer.Argument(help="Folder of xView3 scene folders (or one scene folder).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder PREP_DIR.")],
-    labels: Annotated[Optional[Path], typer.Option(help="xView3 labels CSV to join to the scenes.")] = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="LocalCluster worker processes (default: one per core, fewer if memory is short).")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786.")] = None,
+    labels: Annotated[Path | None, typer.Option(help="xView3 labels CSV to join to the scenes.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="LocalCluster worker processes (default: one per core, fewer if memory is short).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Redo scenes whose outputs are already complete.")] = False,
     chunk: Annotated[int, typer.Option(help="Block side in pixels (one Dask task per block).")] = 2048,
     shore_cap_km: Annotated[float, typer.Option(help="Distance to shore is exact up to this cap, then capped.")] = 20.48,
@@ -81,16 +81,16 @@ def preprocess(
 def score_command(
     pred_csv: Annotated[Path, typer.Argument(help="Predictions CSV (xView3 submission columns).")],
     labels_csv: Annotated[Path, typer.Argument(help="Labels CSV (the 16 xView3 columns, or the 8 the score reads).")],
-    shore_root: Annotated[Optional[Path], typer.Option(help="Folder of official <scene_id>_shoreline.npy files.")] = None,
-    shore_from: Annotated[Optional[Path], typer.Option(help="A preprocess output folder: use PREP_DIR/shoreline/.")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the scores (official keys + counts) as JSON.")] = None,
-    per_scene: Annotated[Optional[Path], typer.Option(help="Write per-scene counts and F1 as CSV.")] = None,
+    shore_root: Annotated[Path | None, typer.Option(help="Folder of official <scene_id>_shoreline.npy files.")] = None,
+    shore_from: Annotated[Path | None, typer.Option(help="A preprocess output folder: use PREP_DIR/shoreline/.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores (official keys + counts) as JSON.")] = None,
+    per_scene: Annotated[Path | None, typer.Option(help="Write per-scene counts and F1 as CSV.")] = None,
     distance_tolerance: Annotated[float, typer.Option(help="Match distance in metres (a hit is strictly closer).")] = 200.0,
     shore_tolerance: Annotated[float, typer.Option(help="Close-to-shore distance in km (0: no shore score).")] = 2.0,
     score_all: Annotated[bool, typer.Option("--score-all", help="Keep LOW-confidence labels (no drop-low).")] = False,
     no_drop_low: Annotated[bool, typer.Option("--no-drop-low", help="Keep predictions matched to LOW labels.")] = False,
     no_costly_dist: Annotated[bool, typer.Option("--no-costly-dist", help="Use true distances above the tolerance in the assignment.")] = False,
-    scene_id: Annotated[Optional[list[str]], typer.Option("--scene-id", help="Score only this scene (repeatable).")] = None,
+    scene_id: Annotated[list[str] | None, typer.Option("--scene-id", help="Score only this scene (repeatable).")] = None,
 ) -> None:
     """Score predictions with the official xView3 metric (defaults: the leaderboard invocation).
 
@@ -118,13 +118,13 @@ def predict(
     overlap: Annotated[int, typer.Option(help="Overlap of neighbouring tiles in pixels (at most half a tile).")] = 512,
     batch: Annotated[int, typer.Option(min=1, help="Tiles per forward pass (halved on GPU out-of-memory).")] = 1,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda (every GPU, one scene each) or cuda:N.")] = "auto",
-    quicklook: Annotated[Optional[Path], typer.Option(help="Also draw a PNG of the scene with detections by class.")] = None,
-    readers: Annotated[Optional[int], typer.Option(min=1, help="Tile-reading threads per device [default: the CPU cores shared out per GPU, 4 to 16; 2 on the CPU].")] = None,
+    quicklook: Annotated[Path | None, typer.Option(help="Also draw a PNG of the scene with detections by class.")] = None,
+    readers: Annotated[int | None, typer.Option(min=1, help="Tile-reading threads per device [default: the CPU cores shared out per GPU, 4 to 16; 2 on the CPU].")] = None,
     compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the model: a one-time compilation (about a minute), then faster tiles; pays off from a few full scenes on a GPU.")] = False,
-    center_threshold: Annotated[Optional[float], typer.Option(help="Detection threshold [default: checkpoint's].")] = None,
-    nms_radius: Annotated[Optional[int], typer.Option(help="Minimum peak separation, pixels [default: checkpoint's].")] = None,
-    vessel_threshold: Annotated[Optional[float], typer.Option(help="is_vessel threshold [default: checkpoint's].")] = None,
-    fishing_threshold: Annotated[Optional[float], typer.Option(help="is_fishing threshold [default: checkpoint's].")] = None,
+    center_threshold: Annotated[float | None, typer.Option(help="Detection threshold [default: checkpoint's].")] = None,
+    nms_radius: Annotated[int | None, typer.Option(help="Minimum peak separation, pixels [default: checkpoint's].")] = None,
+    vessel_threshold: Annotated[float | None, typer.Option(help="is_vessel threshold [default: checkpoint's].")] = None,
+    fishing_threshold: Annotated[float | None, typer.Option(help="is_fishing threshold [default: checkpoint's].")] = None,
 ) -> None:
     """Detect vessels in whole scenes with a trained checkpoint; write georeferenced detections.
 
@@ -146,11 +146,11 @@ def predict(
 def train(
     config: Annotated[Path, typer.Option("--config", "-c", help="Run config YAML (see configs/).")],
     data: Annotated[Path, typer.Option("--data", help="Preprocessed scenes folder PREP_DIR.")] = Path("prep"),
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder (default: runs/CONFIG_NAME).")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config value: key.path=value (repeatable).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this step; the schedule keeps train.steps.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder (default: runs/CONFIG_NAME).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.path=value (repeatable).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this step; the schedule keeps train.steps.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from checkpoints/last.pt.")] = False,
-    gpus: Annotated[Optional[int], typer.Option(min=1, help="Local processes (DDP, one per GPU; gloo on CPU without CUDA). Under torchrun: ignored.")] = None,
+    gpus: Annotated[int | None, typer.Option(min=1, help="Local processes (DDP, one per GPU; gloo on CPU without CUDA). Under torchrun: ignored.")] = None,
 ) -> None:
     """Train xT on preprocessed scenes: checkpoints, metrics.jsonl and TensorBoard logs in the run folder.
 
@@ -168,7 +168,7 @@ def train(
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def bench(
     ctx: typer.Context,
-    name: Annotated[Optional[str], typer.Argument(help="Benchmark to run; leave out to list them.")] = None,
+    name: Annotated[str | None, typer.Argument(help="Benchmark to run; leave out to list them.")] = None,
 ) -> None:
     """Run a speed/memory benchmark from benchmarks/ and print its table; extra arguments go to it.
 
@@ -200,7 +200,7 @@ def demo(
     run(out, scenes=scenes, size=size, seed=seed)
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning user errors into one line and exit status 1."""
     try:
         app(args=argv, prog_name="xtgeo")

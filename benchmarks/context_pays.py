@@ -28,7 +28,6 @@ from rich.console import Console
 from rich.table import Table
 
 
-
 @dataclass(frozen=True)
 class Variant:
     """One trained model: run folder ``run_<name>``, its config and its own ``--set`` overrides."""
@@ -70,7 +69,8 @@ def make_data(work: Path, name: str, scenes: int, size: int, seed: int, workers:
     with ProcessPoolExecutor(workers) as pool:
         tables = list(pool.map(_one_scene, [(str(raw), size, s) for s in scene_seeds(seed, scenes)]))
     write_labels(raw / LABELS_FILE, pd.concat(tables, ignore_index=True))
-    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+    with LocalCluster(n_workers=workers, threads_per_worker=1,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
         report = run_preprocess(raw, prep, raw / LABELS_FILE, client=client)
     if report.failed:
         raise SystemExit(f"preprocess failed: {report.failed}")
@@ -95,6 +95,12 @@ def train(work: Path, variant: Variant, prep: Path, opts: tuple[str, ...], max_s
         run_training(variant.config, prep, run, overrides=(*opts, *variant.sets), max_steps=max_steps)
         (run / "wall_s.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
     return run
+
+
+def wall_seconds(run: Path) -> float | None:
+    """Training wall time that :func:`train` recorded in the run folder (None when it did not)."""
+    path = run / "wall_s.txt"
+    return float(path.read_text()) if path.is_file() else None
 
 
 def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, tile: int,
@@ -122,7 +128,7 @@ def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, tile:
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         results[kind] = {**{k: float(scores[k]) for k in SCORE_KEYS}, "steps": rows[-1]["step"],
                          "final_loss": rows[-1]["loss"], "regions_per_s": rows[-1]["regions_per_s"],
-                         "train_wall_s": float((run / "wall_s.txt").read_text()) if (run / "wall_s.txt").is_file() else None}
+                         "train_wall_s": wall_seconds(run)}
     table = Table(title="held-out synthetic scenes: xtgeo score")
     table.add_column("model")
     for key in (*SCORE_KEYS, "steps", "train_wall_s"):
@@ -141,7 +147,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True)
     names = dict.fromkeys(v.name for pair in COMPARISONS.values() for v in pair)
-    parser.add_argument("--compare", choices=tuple(COMPARISONS), default="context", help="which pair to train and score")
+    parser.add_argument("--compare", choices=tuple(COMPARISONS), default="context",
+                        help="which pair to train and score")
     parser.add_argument("--stage", choices=("data", *(f"train-{n}" for n in names), "score", "all"), default="all")
     parser.add_argument("--scenes", type=int, default=12)
     parser.add_argument("--test-scenes", type=int, default=4)

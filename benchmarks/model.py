@@ -18,8 +18,9 @@ import argparse
 import gc
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import timm
 import torch
@@ -29,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from xtgeo.models import CONTEXT_KINDS, build_model
 from xtgeo.models.region_encoder import DEFAULT_BACKBONE as BACKBONE
+
 FULL_SCENE = (29_400, 24_400)
 console = Console()
 

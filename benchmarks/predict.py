@@ -25,8 +25,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from xtgeo.config import load_config  # noqa: E402
 from xtgeo.data.normalize import model_input  # noqa: E402
-from xtgeo.predict.inference import Predictor, predict_maps, read_batch  # noqa: E402
 from xtgeo.models import build_model  # noqa: E402
+from xtgeo.predict.inference import Predictor, predict_maps, read_batch  # noqa: E402
 from xtgeo.predict.postprocess import detections_from_maps  # noqa: E402
 from xtgeo.predict.tiling import Tile, TileGrid  # noqa: E402
 
@@ -125,11 +126,12 @@ def stage_seconds(predictor: Predictor, read: Callable, tile: Tile, repeats: int
 
 def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, Any]:
     """Build the model and the scenes, predict every scene in turn, write the detections."""
-    from xtgeo.predict.scene import default_readers, predict_scene, tile_reader
     from xtgeo.predict.detections import concat_frames, write_detections
+    from xtgeo.predict.scene import default_readers, predict_scene, tile_reader
     from xtgeo.predict.sources import find_sources
 
-    cfg = load_config(ROOT / opts["config"], [f"model.region_batch={opts['region_batch']}"] if opts.get("region_batch") else [])
+    cfg = load_config(ROOT / opts["config"],
+                      [f"model.region_batch={opts['region_batch']}"] if opts.get("region_batch") else [])
     device = torch.device(opts["device"])
     readers = readers or default_readers([device])
     predictor = Predictor(build_model(cfg.model), device, opts["batch"], compile_model=opts.get("compile", False))
@@ -186,13 +188,15 @@ def main() -> None:
     parser.add_argument("--device", help="override the device of every case (cpu, cuda)")
     parser.add_argument("--source", choices=("memory", "geotiff"), help="override the scene source of every case")
     parser.add_argument("--readers", type=int, help="tile-reading threads [default: as xtgeo predict]")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model (the first scene pays the compilation)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model (the first scene pays the compilation)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     rows = []
     for name in args.cases.split(","):
         opts = {**TILING, **CASES[name]}
-        opts.update({k: v for k, v in (("height", args.height), ("width", args.width), ("batch", args.batch), ("scenes", args.scenes),
+        opts.update({k: v for k, v in (("height", args.height), ("width", args.width), ("batch", args.batch),
+                                       ("scenes", args.scenes),
                                                 ("device", args.device), ("source", args.source),
                                                 ("overlap", args.overlap), ("region_batch", args.region_batch),
                                                 ("compile", args.compile)) if v})

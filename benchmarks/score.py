@@ -28,8 +28,8 @@ from rich.table import Table
 
 from xtgeo.metrics import score
 from xtgeo.metrics.lsap import scipy_assignment
-from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
 from xtgeo.scene.shoreline import write_shoreline
+from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
 
 
 def _official_scores(official_dir: Path, pred: pd.DataFrame, gt: pd.DataFrame, shore_root: str | None) -> dict:
@@ -100,7 +100,8 @@ def _benchmark(args: argparse.Namespace, kind: str, table: Table) -> None:
             pred_csv = _as_official_csv(preds, Path(tmp), "pred.csv")
             gt_csv = _as_official_csv(labels, Path(tmp), "gt.csv")
             start = time.perf_counter()
-            results["official"] = _official_scores(args.official, pred_csv, gt_csv, str(shore_root) if shore_root else None)
+            results["official"] = _official_scores(args.official, pred_csv, gt_csv,
+                                                   str(shore_root) if shore_root else None)
             timings["official"] = time.perf_counter() - start
 
     reference = results.get("official", results.get("dense"))

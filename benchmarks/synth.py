@@ -18,7 +18,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from rich.console import Console
 from rich.table import Table
 

@@ -16,9 +16,9 @@ from pipelines import predict, preprocess, score, synth, train
 from xtgeo.config import load_config
 from xtgeo.data.dataset import open_prepared
 from xtgeo.errors import XtgeoError
+from xtgeo.synth import LABELS_FILE, SHORELINE_DIR
 from xtgeo.train.checkpoint import checkpoint_path
 from xtgeo.train.runlog import METRICS_FILE
-from xtgeo.synth import LABELS_FILE, SHORELINE_DIR
 
 SMOKE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 #: The smoke config trained a little longer, so that the held-out scene gets clean detections

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.schema import read_labels, read_predictions
 from xtgeo.metrics import ScoreOptions, ScoreResult, score
 from xtgeo.scene.prepared import SHORELINE_DIR
+from xtgeo.schema import read_labels, read_predictions
 
 
 def run(
@@ -79,7 +79,8 @@ def result_table(result: ScoreResult, pred_csv: Path, labels_csv: Path, shore_ro
     }
     for key, task in result.tasks().items():
         precision, recall, f1 = task.prf
-        table.add_row(names[key], f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", str(task.tp), str(task.fp), str(task.fn))
+        table.add_row(names[key], f"{precision:.4f}", f"{recall:.4f}", f"{f1:.4f}", str(task.tp), str(task.fp),
+                      str(task.fn))
     table.add_row("length accuracy", "", "", f"{result.length_acc:.4f}", f"{result.length_pairs} pairs", "", "")
     table.add_row("[bold]aggregate[/]", "", "", f"[bold]{result.aggregate:.4f}[/]", "", "", "")
     table.caption = (

@@ -10,9 +10,9 @@ import torch
 from nbclient import NotebookClient
 
 from tests.paths import REPO
-from xtgeo.train.checkpoint import save_checkpoint
 from xtgeo.config import load_config
 from xtgeo.models import build_model
+from xtgeo.train.checkpoint import save_checkpoint
 
 NOTEBOOK = REPO / "notebooks" / "quickstart.ipynb"
 

@@ -42,5 +42,6 @@ def test_validation_grid_covers_the_validation_scenes_once(prepared_dataset):
         r, c = scene.pixel_origin(query)
         covered[max(r, 0) : r + CROP, max(c, 0) : c + CROP] += 1
     assert (covered >= 1).all()
-    halves = validation_items(data, cfg.data, rank=0, world_size=2) + validation_items(data, cfg.data, rank=1, world_size=2)
+    halves = validation_items(data, cfg.data, rank=0, world_size=2) + validation_items(data, cfg.data, rank=1,
+                                                                                       world_size=2)
     assert sorted(map(repr, halves)) == sorted(map(repr, items))

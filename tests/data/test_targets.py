@@ -25,7 +25,8 @@ def test_targets_are_drawn_at_the_object_pixels():
     peaks = np.argwhere(center == 1.0)
     assert peaks.tolist() == [[10, 15]]
     r = cfg.disc_radius_px
-    assert maps["vessel"][10, 15] == 1.0 and maps["vessel"][10 + r, 15] == 1.0 and maps["vessel"][10 + r + 1, 15] == IGNORE
+    vessel = maps["vessel"]
+    assert vessel[10, 15] == 1.0 and vessel[10 + r, 15] == 1.0 and vessel[10 + r + 1, 15] == IGNORE
     assert maps["fishing"][10, 15] == IGNORE  # unknown fishing is ignored, not negative
     assert maps["length"][10, 15] == pytest.approx(80.0) and maps["length"][0, 0] == 0.0
     assert center[10, 15 + 2] == pytest.approx(np.exp(-4 / (2 * cfg.center_sigma_px**2)), rel=1e-5)

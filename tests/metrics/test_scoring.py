@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,14 +9,13 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import distance_matrix
 
 from tests.paths import REAL_LABELS
-from xtgeo.schema import read_labels
 from xtgeo.metrics import ScoreOptions, lsap, score
 from xtgeo.metrics.dense import COSTLY_DISTANCE_M, match_dense, near_shore_dense, pairwise_distance_m
-from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
 from xtgeo.metrics.lsap import scipy_assignment
 from xtgeo.metrics.matching import match_fast, near_shore
 from xtgeo.scene.shoreline import write_shoreline
-
+from xtgeo.schema import read_labels
+from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
 
 
 def labels_frame(*rows) -> pd.DataFrame:
@@ -97,7 +95,8 @@ def test_replay_covers_big_whole_pixel_scenes_without_giving_up(monkeypatch):
     rng = np.random.default_rng(9)
     labels = random_labels(rng, 1, 600, shape=(3000, 3000))
     preds = noisy_predictions(rng, labels)
-    a, b = preds[["detect_scene_row", "detect_scene_column"]].to_numpy(float), labels[["detect_scene_row", "detect_scene_column"]].to_numpy(float)
+    pixel = ["detect_scene_row", "detect_scene_column"]
+    a, b = preds[pixel].to_numpy(float), labels[pixel].to_numpy(float)
     dist = pairwise_distance_m(a, b)
     rows, cols = np.nonzero(dist <= 200.0)
     got = scipy_assignment(dist.shape, rows, cols, dist[rows, cols], COSTLY_DISTANCE_M)
@@ -196,7 +195,8 @@ def test_close_to_shore_on_paper(tmp_path):
         ("a", 100, 50, True, False, 50, 1.0, "HIGH"), ("a", 5000, 50, True, False, 50, 50, "HIGH"),
         ("b", 3000, 3000, True, False, 50, 1.5, "HIGH"),
     )
-    preds = preds_frame(("a", 101, 50, True, False, 50), ("a", 5000, 51, True, False, 50), ("b", 3000, 3001, True, False, 50))
+    preds = preds_frame(("a", 101, 50, True, False, 50), ("a", 5000, 51, True, False, 50),
+                        ("b", 3000, 3001, True, False, 50))
     for matcher in ("fast", "dense"):
         result = score(preds, labels, shore_root=tmp_path, matcher=matcher)
         assert (result.shore.tp, result.shore.fp, result.shore.fn) == (1, 0, 0)

@@ -13,15 +13,15 @@ import torch
 
 from pipelines import predict
 from tests.paths import SMOKE_CONFIG as SMOKE
-from xtgeo.scene import prepared
-from xtgeo.train.checkpoint import save_checkpoint
 from xtgeo.config import load_config
 from xtgeo.errors import XtgeoError
-from xtgeo.predict.inference import Predictor, TileBatch
 from xtgeo.models import build_model
+from xtgeo.predict.inference import Predictor, TileBatch
+from xtgeo.predict.tiling import Tile
+from xtgeo.scene import prepared
 from xtgeo.scene.raw import DEFAULT_NODATA
 from xtgeo.synth.make import make_scene
-from xtgeo.predict.tiling import Tile
+from xtgeo.train.checkpoint import save_checkpoint
 
 OPTIONS = dict(tile_size=192, overlap=32, device="cpu", center_threshold=0.0)
 
@@ -83,7 +83,8 @@ def test_every_entry_point_gives_the_same_detections(world, tmp_path):
         "prepared": _write_prepared(folder, tmp_path / "prep"),
     }
     entries["prepared_tif"] = entries["prepared"] / prepared.SCENE_FILE
-    found = {name: _read(predict.run(path, ckpt, tmp_path / f"{name}.csv", **OPTIONS)) for name, path in entries.items()}
+    found = {name: _read(predict.run(path, ckpt, tmp_path / f"{name}.csv",
+                                     **OPTIONS)) for name, path in entries.items()}
     reference = _positions(found["folder"])
     assert len(reference) > 0
     for name, frame in found.items():
@@ -140,7 +141,8 @@ def test_all_nodata_scene_gives_an_empty_file(world, tmp_path):
 def test_cli_writes_detections(world, tmp_path, xtgeo_cli):
     root, scenes, ckpt, _, _ = world
     out = tmp_path / "cli.geojson"
-    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--out", out, "--tile-size", 192, "--overlap", 32,
+    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--out", out, "--tile-size", 192,
+                               "--overlap", 32,
                   "--device", "cpu", "--center-threshold", 0.0)
     assert status == 0, err
     assert len(gpd.read_file(out)) > 0
@@ -222,9 +224,10 @@ def test_out_of_memory_halves_the_batch_then_advises():
 
 def test_detections_at_the_objects_once_trained(prepared_dataset, tmp_path):
     """A few smoke training steps already put the strongest centre peaks on the labelled objects."""
+    from scipy.spatial import cKDTree
+
     from xtgeo.train.checkpoint import checkpoint_path
     from xtgeo.train.trainer import run_training
-    from scipy.spatial import cKDTree
 
     run = run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=(
         "data.object_fraction=1.0", "data.val_scenes_count=1", "train.validation=none", "train.steps=12",

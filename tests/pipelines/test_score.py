@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from xtgeo.schema import LABEL_COLUMNS, SCORE_LABEL_COLUMNS, read_labels, read_predictions
 from xtgeo.errors import LabelError
-from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
 from xtgeo.metrics import SCORE_KEYS
 from xtgeo.scene.shoreline import write_shoreline
+from xtgeo.schema import LABEL_COLUMNS, PREDICTION_COLUMNS, SCORE_LABEL_COLUMNS, read_labels, read_predictions
+from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
 
 
 @pytest.fixture()
@@ -23,7 +23,8 @@ def files(tmp_path):
     labels.to_csv(tmp_path / "labels.csv", index=False)
     (tmp_path / "prep" / "shoreline").mkdir(parents=True)
     for scene_id in labels["scene_id"].unique():
-        write_shoreline(tmp_path / "prep" / "shoreline" / f"{scene_id}_shoreline.npy", random_shoreline(rng, (2000, 2000), 300))
+        write_shoreline(tmp_path / "prep" / "shoreline" / f"{scene_id}_shoreline.npy",
+                        random_shoreline(rng, (2000, 2000), 300))
     return tmp_path
 
 
@@ -53,8 +54,10 @@ def test_score_options_change_the_numbers(files, xtgeo_cli):
     "mutate, message",
     [
         (lambda p, g: p.drop(columns="is_vessel"), "pred.csv: missing column(s) is_vessel"),
-        (lambda p, g: p.assign(is_fishing=["maybe"] + [True] * (len(p) - 1)), "row 1 (line 2), column is_fishing: 'maybe' is not a boolean"),
-        (lambda p, g: p.assign(detect_scene_row=[np.nan] + list(p.detect_scene_row[1:])), "row 1 (line 2), column detect_scene_row"),
+        (lambda p, g: p.assign(is_fishing=["maybe"] + [True] * (len(p) - 1)),
+         "row 1 (line 2), column is_fishing: 'maybe' is not a boolean"),
+        (lambda p, g: p.assign(detect_scene_row=[np.nan] + list(p.detect_scene_row[1:])),
+         "row 1 (line 2), column detect_scene_row"),
     ],
 )
 def test_bad_predictions_give_one_line_errors(files, xtgeo_cli, mutate, message):
@@ -74,12 +77,13 @@ def test_other_bad_inputs(files, xtgeo_cli):
     code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--scene-id", "nowhere")
     assert code == 1 and "unknown scene id(s) nowhere" in err
     next(iter((files / "prep" / "shoreline").glob("*.npy"))).unlink()
-    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-root", files / "prep" / "shoreline")
+    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-root",
+                             files / "prep" / "shoreline")
     assert code == 1 and "_shoreline.npy: no shoreline file for scene" in err
 
 
 def test_header_only_predictions_score_zero(files, xtgeo_cli):
-    (files / "none.csv").write_text("detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m\n")
+    (files / "none.csv").write_text(",".join(PREDICTION_COLUMNS) + "\n")
     code, _, _ = xtgeo_cli("score", files / "none.csv", files / "labels.csv", "--json", files / "z.json")
     assert code == 0 and json.loads((files / "z.json").read_text())["aggregate"] == 0
 

@@ -14,11 +14,11 @@ from torch import nn
 
 from xtgeo.config import PostprocessConfig
 from xtgeo.errors import XtgeoError
-from xtgeo.predict.inference import Predictor, predict_maps, prefetch
 from xtgeo.predict.detections import COLUMNS, concat_frames, detections_frame, write_detections
-from xtgeo.schema import PREDICTION_COLUMNS
+from xtgeo.predict.inference import Predictor, predict_maps, prefetch
 from xtgeo.predict.postprocess import detections_from_maps, find_peaks
 from xtgeo.predict.tiling import HEADS, SceneMaps, TileGrid
+from xtgeo.schema import PREDICTION_COLUMNS
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,8 @@ def _gaussians(shape, centres, sigma=2.0):
 
 def test_peaks_match_skimage_peak_local_max():
     rng = np.random.default_rng(1)
-    field = torch.nn.functional.avg_pool2d(torch.from_numpy(rng.random((1, 1, 300, 200), dtype=np.float32)), 7, 1, 3)[0, 0]
+    field = torch.nn.functional.avg_pool2d(torch.from_numpy(rng.random((1, 1, 300, 200), dtype=np.float32)), 7, 1,
+                                           3)[0, 0]
     for radius, threshold in [(3, 0.5), (6, 0.52), (1, 0.55)]:
         points, scores = find_peaks(field, threshold, radius)
         expected = peak_local_max(field.numpy(), min_distance=radius, threshold_abs=threshold, exclude_border=False)

@@ -13,9 +13,9 @@ from rasterio.crs import CRS
 from rasterio.windows import Window
 
 from xtgeo.preprocess import blocks
-from xtgeo.scene import prepared
 from xtgeo.preprocess.ancillary import read_raster
 from xtgeo.preprocess.blocks import HISTOGRAM_BIN_DB, HISTOGRAM_RANGE_DB, BandStats
+from xtgeo.scene import prepared
 
 CRS_UTM = CRS.from_epsg(32633)
 GRID = Affine(10.0, 0.0, 300_000.0, 0.0, -10.0, 6_000_000.0)

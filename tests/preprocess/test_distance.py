@@ -5,6 +5,7 @@ import pytest
 from rasterio.windows import Window
 from scipy import ndimage
 
+from tests.oracles import distance_to_land_km
 from xtgeo.preprocess.distance import (
     EXACT_SQUARED_PX,
     CoarseLand,
@@ -14,7 +15,6 @@ from xtgeo.preprocess.distance import (
     distance_window,
     halo_window,
 )
-from tests.oracles import distance_to_land_km
 
 
 def blobby_land(shape, seed, fraction=0.2):

@@ -15,13 +15,13 @@ import rasterio
 from dask.distributed import Client, LocalCluster
 from rasterio.crs import CRS
 
+from tests.oracles import distance_to_land_km
+from xtgeo.atomic import is_temporary
+from xtgeo.errors import LabelError
+from xtgeo.preprocess.contours import land_contours
+from xtgeo.preprocess.distance import DEFAULT_CAP_PX
 from xtgeo.preprocess.run import run_preprocess
 from xtgeo.scene import prepared
-from xtgeo.atomic import is_temporary
-from xtgeo.preprocess.distance import DEFAULT_CAP_PX
-from xtgeo.errors import LabelError
-from tests.oracles import distance_to_land_km
-from xtgeo.preprocess.contours import land_contours
 from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
 from xtgeo.synth import make_dataset
 

@@ -43,7 +43,8 @@ def error_of(path, **kwargs) -> str:
 def test_folder_opens_with_grid_and_ancillary(folder):
     scene = open_scene(folder, require_ancillary=True)
     with rasterio.open(folder / "VV_dB.tif") as src:
-        assert (scene.height, scene.width, scene.crs, scene.transform) == (src.height, src.width, src.crs, src.transform)
+        assert (scene.height, scene.width, scene.crs, scene.transform) == (src.height, src.width, src.crs,
+                                                                           src.transform)
     assert scene.scene_id == folder.name and scene.root == folder
     assert scene.vv.path == folder / "VV_dB.tif" and scene.vh.path == folder / "VH_dB.tif" and scene.vv.index == 1
     assert set(scene.ancillary) == set(ANCILLARY_NAMES) and scene.nodata == -32768

@@ -9,22 +9,27 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from scipy import ndimage
 from rasterio.warp import transform as warp_transform
+from scipy import ndimage
 
+from tests.oracles import distance_to_land_km
 from tests.paths import REAL_LABELS
 from xtgeo.atomic import is_temporary
-from xtgeo.schema import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
 from xtgeo.scene.raw import ANCILLARY_NAMES
-from tests.oracles import distance_to_land_km
 from xtgeo.scene.shoreline import read_shoreline
+from xtgeo.schema import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
 from xtgeo.synth import (
-    APPROACH_CLEAR_KM, COASTAL_BAND_KM, FISHING_DEPTH_M, PORT_REACH_KM, ROCK_ZONE_KM, make_dataset, make_scene,
+    APPROACH_CLEAR_KM,
+    COASTAL_BAND_KM,
+    FISHING_DEPTH_M,
+    PORT_REACH_KM,
+    ROCK_ZONE_KM,
+    make_dataset,
+    make_scene,
 )
 from xtgeo.synth.objects import label_zones
-from xtgeo.synth.terrain import HARBOUR_WALL_PX
 from xtgeo.synth.stats import XVIEW3_VALIDATION, fit_label_stats
-
+from xtgeo.synth.terrain import HARBOUR_WALL_PX
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +58,8 @@ def test_layout_and_ids(synth_dataset, labels):
 
 def test_sar_rasters_are_utm_10m_float_with_nodata_swath(synth_dataset, labels):
     for scene_id in labels["scene_id"].unique():
-        with rasterio.open(synth_dataset / scene_id / "VV_dB.tif") as vv, rasterio.open(synth_dataset / scene_id / "VH_dB.tif") as vh:
+        folder = synth_dataset / scene_id
+        with rasterio.open(folder / "VV_dB.tif") as vv, rasterio.open(folder / "VH_dB.tif") as vh:
             assert vv.crs.to_epsg() // 100 in (326, 327)
             assert vv.res == (10.0, 10.0) and vv.dtypes[0] == "float32" and vv.nodata == -32768
             assert vv.profile["tiled"] and vv.compression is not None
@@ -107,7 +113,8 @@ def test_each_label_is_a_bright_object(synth_dataset, labels):
         for r, c in zip(rows["detect_scene_row"], rows["detect_scene_column"]):
             around = vv[max(r - 40, 0) : r + 41, max(c - 40, 0) : c + 41]
             assert vv[r, c] > np.median(around[around != -32768]) + 10
-        for r, c, top, left, bottom, right in rows[["detect_scene_row", "detect_scene_column", "top", "left", "bottom", "right"]].astype(int).itertuples(index=False):
+        for r, c, top, left, bottom, right in rows[["detect_scene_row", "detect_scene_column", "top", "left", "bottom",
+                                                    "right"]].astype(int).itertuples(index=False):
             assert vv[r, c] == vv[top:bottom, left:right].max()  # the peak of its own box
 
 
@@ -124,7 +131,8 @@ def test_lat_lon_round_trip_through_the_transform(synth_dataset, labels):
 
 def test_boxes_hold_their_pixel(labels):
     assert (labels["top"] <= labels["detect_scene_row"]).all() and (labels["detect_scene_row"] < labels["bottom"]).all()
-    assert (labels["left"] <= labels["detect_scene_column"]).all() and (labels["detect_scene_column"] < labels["right"]).all()
+    column = labels["detect_scene_column"]
+    assert (labels["left"] <= column).all() and (column < labels["right"]).all()
 
 
 def test_shoreline_points_lie_on_the_land_sea_boundary(scene):
@@ -183,7 +191,8 @@ def _harbour_boxes(scene) -> np.ndarray:
     """Pixels of every harbour structure (basin and breakwaters), from the scene's harbours."""
     boxes = np.zeros(scene.context.land.shape, dtype=bool)
     for h in scene.context.terrain.harbours:
-        boxes[h.top - HARBOUR_WALL_PX : h.bottom + HARBOUR_WALL_PX, h.left - HARBOUR_WALL_PX : h.right + HARBOUR_WALL_PX] = True
+        wall = HARBOUR_WALL_PX
+        boxes[h.top - wall : h.bottom + wall, h.left - wall : h.right + wall] = True
     return boxes
 
 
@@ -230,7 +239,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     outs = []
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         make_dataset(tmp_path / name, scenes=1, height=600, width=1100, seed=seed)  # 2 x 3 tiles
-        outs.append({p.relative_to(tmp_path / name): p.read_bytes() for p in sorted((tmp_path / name).rglob("*")) if p.is_file()})
+        files = sorted(p for p in (tmp_path / name).rglob("*") if p.is_file())
+        outs.append({p.relative_to(tmp_path / name): p.read_bytes() for p in files})
     assert outs[0] == outs[1]
     assert len(outs[0]) == 9
     assert set(outs[0]) != set(outs[2])
@@ -257,7 +267,8 @@ def test_cli_writes_a_dataset_and_rejects_bad_sizes(tmp_path, capsys):
     from cli import main
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["synth", str(tmp_path / "out"), "--scenes", "1", "--height", "300", "--width", "320", "--seed", "2", "--quicklook"])
+        main(["synth", str(tmp_path / "out"), "--scenes", "1", "--height", "300", "--width", "320", "--seed", "2",
+              "--quicklook"])
     assert exit_info.value.code == 0
     capsys.readouterr()
     labels = pd.read_csv(tmp_path / "out" / "labels.csv")
@@ -281,7 +292,8 @@ def test_quicklook_draws_each_class(synth_dataset, labels, tmp_path):
     scene_id = labels["scene_id"].iloc[0]
     out = quicklook(synth_dataset / scene_id, labels[labels["scene_id"] == scene_id], tmp_path / "q.png", max_side=400)
     image = np.asarray(Image.open(out).convert("RGB")).astype(int)
-    plain = np.asarray(Image.open(quicklook(synth_dataset / scene_id, None, tmp_path / "p.png", max_side=400)).convert("RGB")).astype(int)
+    plain = np.asarray(Image.open(quicklook(synth_dataset / scene_id, None, tmp_path / "p.png",
+                                            max_side=400)).convert("RGB")).astype(int)
     assert image.shape == plain.shape and np.abs(image - plain).sum() > 0  # markers and legend drawn
     red = (image[..., 0] > 200) & (image[..., 1] < 90) & (image[..., 2] < 90)
     assert red.any() == bool((labels.loc[labels["scene_id"] == scene_id, "is_vessel"] == False).any())  # noqa: E712

@@ -7,13 +7,12 @@ import sys
 import pytest
 import torch
 
-from xtgeo.train.checkpoint import checkpoint_path
-from xtgeo.train.trainer import run_training
-from xtgeo.train.checkpoint import load_checkpoint
 from xtgeo.config import load_config
 from xtgeo.errors import ConfigError, SceneError, XtgeoError
 from xtgeo.models import build_model
+from xtgeo.train.checkpoint import checkpoint_path, load_checkpoint
 from xtgeo.train.runlog import read_metrics
+from xtgeo.train.trainer import run_training
 
 SMOKE = "configs/smoke.yaml"
 #: Every crop centred near an object (a steadier loss for a short run); one validation scene,
@@ -69,7 +68,8 @@ def test_resumed_run_equals_an_uninterrupted_one(prepared_dataset, tmp_path):
 
 def test_two_process_gloo_run_trains(prepared_dataset, tmp_path):
     run = run_training(SMOKE, prepared_dataset, tmp_path / "ddp", gpus=2,
-                       overrides=FAST + ("train.steps=3", "train.epoch_steps=3", "train.batch_size=1", "train.validation=loss"))
+                       overrides=FAST + ("train.steps=3", "train.epoch_steps=3", "train.batch_size=1",
+                                         "train.validation=loss"))
     rows = train_rows(run)
     assert [r["step"] for r in rows] == [1, 2, 3] and all(math.isfinite(r["loss"]) for r in rows)
     assert [r["step"] for r in read_metrics(run) if "val_loss" in r] == [3]

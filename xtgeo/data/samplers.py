@@ -81,7 +81,8 @@ class TrainSampler(Sampler[Item]):
                                  data_cfg.min_valid_fraction)
             for i in data.train_ids
         }
-        weights = [data.scenes[i].coarse_valid.mean() * data.scenes[i].height * data.scenes[i].width for i in data.train_ids]
+        scenes = [data.scenes[i] for i in data.train_ids]
+        weights = [scene.coarse_valid.mean() * scene.height * scene.width for scene in scenes]
         self.weights = torch.tensor(weights, dtype=torch.float64) + 1e-9
 
     def global_items(self) -> list[Item]:

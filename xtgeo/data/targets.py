@@ -50,7 +50,8 @@ def _window(r: int, c: int, radius: int, shape: tuple[int, int]) -> tuple[slice,
     return slice(r0, r1), slice(c0, c1), np.arange(r0, r1)[:, None] - r, np.arange(c0, c1)[None, :] - c
 
 
-def crop_targets(labels: pd.DataFrame, row0: int, col0: int, shape: tuple[int, int], data_cfg: Any) -> dict[str, np.ndarray]:
+def crop_targets(labels: pd.DataFrame, row0: int, col0: int, shape: tuple[int, int],
+                 data_cfg: Any) -> dict[str, np.ndarray]:
     """Target maps for the crop whose top-left scene pixel is (row0, col0) and size ``shape``.
 
     ``labels`` holds one scene's xView3 labels (``detect_scene_row``, ``detect_scene_column``,
@@ -74,7 +75,10 @@ def crop_targets(labels: pd.DataFrame, row0: int, col0: int, shape: tuple[int, i
     near = (rows >= -reach) & (rows < h + reach) & (cols >= -reach) & (cols < w + reach)
     objects = labels[near]
     rows, cols = rows[near], cols[near]
-    low = objects["confidence"].astype(str).str.upper().eq("LOW").to_numpy() if "confidence" in objects else np.zeros(len(objects), bool)
+    if "confidence" in objects:
+        low = objects["confidence"].astype(str).str.upper().eq("LOW").to_numpy()
+    else:
+        low = np.zeros(len(objects), bool)
     if data_cfg.low_confidence == "drop":
         keep = ~low
         objects, rows, cols, low = objects[keep], rows[keep], cols[keep], low[keep]

@@ -16,7 +16,8 @@ Ties: when a component has several optimal matchings, scipy's dense solver picks
 order over the whole scene matrix, which no decomposition reproduces. So every component's optimum
 is checked for uniqueness: a star (one prediction or one label) by its other edges being longer
 than the shortest by more than :data:`TIE_MARGIN_M`; a component of at most
-:data:`MAX_ENUMERATED_SIDE` per side by enumerating all its assignments; a larger component by forbidding each chosen cheap edge in turn (setting it to C) and
+:data:`MAX_ENUMERATED_SIDE` per side by enumerating all its assignments; a larger component by
+forbidding each chosen cheap edge in turn (setting it to C) and
 re-solving: an alternative optimum exists iff some forbidden re-solve is not worse by more than the
 margin. The margin also absorbs the dense solver's rounding. A tie only matters when the optimal
 alternatives differ in *effect*: the caller labels every candidate edge with an effect code (what
@@ -43,9 +44,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.metrics.dense import COSTLY_DISTANCE_M, Matches, match_dense, scene_rows
 from xtgeo.metrics.lsap import scipy_assignment
+from xtgeo.schema import PIXEL_SIZE_M
 
 #: Two optimal costs closer than this (metres) count as a tie and send the scene to the dense solver.
 TIE_MARGIN_M = 1e-3

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.metrics.dense import Matches, match_dense, near_shore_dense
 from xtgeo.metrics.matching import candidate_pairs, match_fast, near_shore
 from xtgeo.scene.shoreline import read_shoreline, shoreline_file
+from xtgeo.schema import PIXEL_SIZE_M
 
 #: Official cap on lengths before the relative error (the longest vessel is 458 m).
 MAX_OBJECT_LENGTH_M = 500.0
@@ -288,7 +288,8 @@ def _class_outcome(pred_value: np.ndarray, gt_value: np.ndarray) -> np.ndarray:
 
 def _class_task(outcome: np.ndarray) -> Task:
     counts = np.bincount(outcome, minlength=5)
-    return Task(tp=int(counts[TRUE_POS]), fp=int(counts[FALSE_POS]), fn=int(counts[FALSE_NEG]), tn=int(counts[TRUE_NEG]))
+    return Task(tp=int(counts[TRUE_POS]), fp=int(counts[FALSE_POS]), fn=int(counts[FALSE_NEG]),
+                tn=int(counts[TRUE_NEG]))
 
 
 def _fishing_outcome(pred: _Table, gt: _Table, p: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -12,8 +12,8 @@ with checkpointing only one band's activations exist at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -125,7 +125,8 @@ class UNetDecoder(nn.Module):
         halo = -(-self.halo // deepest)
         if halo > band_rows:
             band_rows = halo  # a band's halo must come from its direct neighbours
-        pieces = [torch.split(t, band_rows * deepest // r, dim=2) for t, r in zip([image, *feats], [1, *self.reductions])]
+        pieces = [torch.split(t, band_rows * deepest // r, dim=2) for t, r in zip([image, *feats],
+                                                                                  [1, *self.reductions])]
         count = len(pieces[0])
         use_ckpt = grad_checkpointing and torch.is_grad_enabled()
         bands = []

@@ -33,7 +33,8 @@ DTYPES = {
 }
 
 
-def pixel_lonlat(rows: np.ndarray, cols: np.ndarray, transform: Affine, crs: CRS | str) -> tuple[np.ndarray, np.ndarray]:
+def pixel_lonlat(rows: np.ndarray, cols: np.ndarray, transform: Affine,
+                 crs: CRS | str) -> tuple[np.ndarray, np.ndarray]:
     """Longitude and latitude (EPSG:4326) of the centres of scene pixels (row, col)."""
     x, y = transform @ (np.asarray(cols, dtype=np.float64) + 0.5, np.asarray(rows, dtype=np.float64) + 0.5)
     lon, lat = Transformer.from_crs(crs, WGS84, always_xy=True).transform(x, y)

@@ -88,7 +88,8 @@ class Predictor:
     the first tile then takes a one-time compilation, later tiles run faster.
     """
 
-    def __init__(self, model: torch.nn.Module, device: torch.device | str, batch_size: int = 1, compile_model: bool = False):
+    def __init__(self, model: torch.nn.Module, device: torch.device | str, batch_size: int = 1,
+                 compile_model: bool = False):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         if compile_model:
@@ -145,7 +146,8 @@ def predict_maps(
     maps = SceneMaps(grid, predictor.device)
     pin = predictor.device.type == "cuda"
     tiles = batched(grid, predictor.batch_size)
-    for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_tile, pin), len(ts)), tiles, readers, readers + 1):
+    for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_tile, pin), len(ts)), tiles, readers,
+                                      readers + 1):
         for tile, outputs in predictor.forward(batch):
             maps.add(tile, outputs)
         if on_tiles is not None:

@@ -17,12 +17,12 @@ import rasterio
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from xtgeo.scene import prepared
 from xtgeo.atomic import is_temporary
 from xtgeo.errors import SceneError
+from xtgeo.predict.tiling import Tile
+from xtgeo.scene import prepared
 from xtgeo.scene.raw import DEFAULT_NODATA, VV_FILE, BandRef, Scene, open_scene, valid_pixels
 from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
-from xtgeo.predict.tiling import Tile
 
 
 @dataclass(frozen=True)

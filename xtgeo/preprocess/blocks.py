@@ -17,9 +17,8 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from xtgeo.scene import prepared
-from xtgeo.preprocess.contours import land_contours
 from xtgeo.preprocess.ancillary import bathymetry_window, coarse_land, land_window, read_raster
+from xtgeo.preprocess.contours import land_contours
 from xtgeo.preprocess.distance import (
     COARSE_FACTOR,
     DEFAULT_CAP_PX,
@@ -29,6 +28,7 @@ from xtgeo.preprocess.distance import (
     distance_window,
     union_window,
 )
+from xtgeo.scene import prepared
 from xtgeo.scene.raw import BandRef, Scene, valid_pixels
 
 #: Histogram range and bin width (dB) behind the VV/VH percentiles in ``meta.json``.

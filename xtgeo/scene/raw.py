@@ -134,7 +134,9 @@ def _locate(path: Path) -> tuple[str, Path, BandRef, BandRef, dict[str, Path]]:
     elif path.is_file():
         count = _grid(path)[0]
         if count < 2:
-            raise SceneError(f"{path}: has {count} band; need bands 1, 2 = VV, VH (dB) or a {VV_FILE} beside a {VH_FILE}")
+            raise SceneError(
+                f"{path}: has {count} band; need bands 1, 2 = VV, VH (dB) or a {VV_FILE} beside a {VH_FILE}"
+            )
         return path.stem, path.parent, BandRef(path, 1), BandRef(path, 2), {}
     else:
         raise SceneError(f"{path}: no such scene folder or GeoTIFF")

@@ -69,7 +69,8 @@ def make_ancillary(rng: np.random.Generator, terrain: Terrain, land: np.ndarray)
     cell_km = (height / shape[0] * PIXEL_SIZE_M / 1000.0, width / shape[1] * PIXEL_SIZE_M / 1000.0)
     land_fraction = cell_fraction(land, shape)
     coarse_land = land_fraction >= 0.5
-    distance_km = ndimage.distance_transform_edt(~coarse_land, sampling=cell_km) if coarse_land.any() else np.full(shape, 50.0)
+    distance_km = ndimage.distance_transform_edt(~coarse_land,
+                                                 sampling=cell_km) if coarse_land.any() else np.full(shape, 50.0)
     rows = (np.arange(shape[0]) + 0.5) * height / shape[0]
     cols = (np.arange(shape[1]) + 0.5) * width / shape[1]
     valid = terrain.swath.valid(rows[:, None] - 0.5, cols[None, :] - 0.5, height, width)

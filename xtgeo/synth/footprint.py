@@ -32,7 +32,8 @@ class Footprint:
     box: tuple[int, int, int, int]  # top, left, bottom, right offsets from the centre pixel
 
 
-def footprint(length_m: float, aspect: float, heading_deg: float, peak_db: float, vh_drop_db: float, seed: int) -> Footprint:
+def footprint(length_m: float, aspect: float, heading_deg: float, peak_db: float, vh_drop_db: float,
+              seed: int) -> Footprint:
     """The footprint of one object (deterministic for its parameters and seed)."""
     length_px = max(length_m / PIXEL_SIZE_M, 1.0)
     width_px = max(length_m / aspect / PIXEL_SIZE_M, 0.8)
@@ -47,7 +48,8 @@ def footprint(length_m: float, aspect: float, heading_deg: float, peak_db: float
     across = dr * np.sin(heading) + dc * np.cos(heading)
     shape = np.exp(-4.0 * np.log(2.0) * ((along / length_px) ** 2 + (across / width_px) ** 2))
     rows, cols = np.nonzero(shape >= BOX_LEVEL)
-    box = (int(rows.min()) - radius, int(cols.min()) - radius, int(rows.max()) - radius + 1, int(cols.max()) - radius + 1)
+    box = (int(rows.min()) - radius, int(cols.min()) - radius, int(rows.max()) - radius + 1,
+           int(cols.max()) - radius + 1)
     if bright:
         arm = SIDELOBE_LEVEL / (1.0 + (offsets / 2.0) ** 2)
         shape[radius, :] += arm

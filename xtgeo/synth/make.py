@@ -13,8 +13,8 @@ import pandas as pd
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import ConfigError
-from xtgeo.scene.prepared import shoreline_path
 from xtgeo.preprocess.contours import land_contours
+from xtgeo.scene.prepared import shoreline_path
 from xtgeo.scene.shoreline import write_shoreline
 from xtgeo.synth.ancillary import make_ancillary
 from xtgeo.synth.footprint import footprint

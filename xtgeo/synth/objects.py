@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.scene.shoreline import contour_points
+from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.synth.ancillary import Ancillary
 from xtgeo.synth.stats import DISTANCE_EDGES_KM, GROUPS, LabelStats, distance_bins
 from xtgeo.synth.terrain import Terrain
@@ -98,7 +98,8 @@ class Context:
         height, width = self.land.shape
         rows = np.asarray(rows, dtype=np.int64)
         cols = np.asarray(cols, dtype=np.int64)
-        inside = (rows >= EDGE_MARGIN_PX) & (rows < height - EDGE_MARGIN_PX) & (cols >= EDGE_MARGIN_PX) & (cols < width - EDGE_MARGIN_PX)
+        margin = EDGE_MARGIN_PX
+        inside = (rows >= margin) & (rows < height - margin) & (cols >= margin) & (cols < width - margin)
         rc, cc = rows.clip(0, height - 1), cols.clip(0, width - 1)
         ok = inside & ~self.land[rc, cc] & self.terrain.swath.valid(rc, cc, height, width, margin=EDGE_MARGIN_PX)
         return pd.DataFrame({
@@ -109,7 +110,8 @@ class Context:
         })
 
 
-def make_context(terrain: Terrain, land: np.ndarray, ancillary: Ancillary, contours, rng: np.random.Generator) -> Context:
+def make_context(terrain: Terrain, land: np.ndarray, ancillary: Ancillary, contours,
+                 rng: np.random.Generator) -> Context:
     """The label context of a scene, with a shipping lane through as much open sea as possible."""
     points = contour_points(contours)
     shore = cKDTree(points) if len(points) else None
@@ -267,12 +269,14 @@ def _lattices(rng: np.random.Generator, context: Context, placer: _Placer, pool:
             break
         centre = pool.iloc[int(rng.choice(index, p=placer.weights(index, stats.distance_probs["non_vessel"])))]
         angle = rng.uniform(0, np.pi / 2)
-        i, j = np.meshgrid(np.arange(sides[0]) - (sides[0] - 1) / 2, np.arange(sides[1]) - (sides[1] - 1) / 2, indexing="ij")
+        i, j = np.meshgrid(np.arange(sides[0]) - (sides[0] - 1) / 2, np.arange(sides[1]) - (sides[1] - 1) / 2,
+                           indexing="ij")
         u, v = i.ravel() * spacing, j.ravel() * spacing
         rows = np.rint(centre["row"] + u * np.cos(angle) - v * np.sin(angle)).astype(np.int64)
         cols = np.rint(centre["col"] + u * np.sin(angle) + v * np.cos(angle)).astype(np.int64)
         nodes = context.describe(rows, cols)
-        good = nodes["ok"] & ~nodes["harbour"] & (nodes["distance_km"] >= COASTAL_BAND_KM * 1.1) & (nodes["lane"] >= 1.1)
+        offshore = (nodes["distance_km"] >= COASTAL_BAND_KM * 1.1) & (nodes["lane"] >= 1.1)
+        good = nodes["ok"] & ~nodes["harbour"] & offshore
         nodes = nodes[good]
         keep_out = spacing / 3.0
         nodes = nodes[[placer.free(r, c, 0.9 * spacing) for r, c in zip(nodes["row"], nodes["col"])]]
@@ -331,11 +335,14 @@ def place_objects(rng: np.random.Generator, context: Context, stats: LabelStats)
         ("non_vessel", zones["remote_coast"], remote, probs["non_vessel"]),
         ("fishing", zones["fishing_ground"], wanted["fishing"], probs["fishing"]),
         ("non_fishing", zones["lane"], n_lane["non_fishing"], probs["non_fishing"]),
-        ("non_fishing", zones["other_sea"] | zones["harbour"] | zones["anchorage"], wanted["non_fishing"] - n_lane["non_fishing"],
+        ("non_fishing", zones["other_sea"] | zones["harbour"] | zones["anchorage"],
+         wanted["non_fishing"] - n_lane["non_fishing"],
          rest["non_fishing"]),
         ("vessel", zones["lane"], n_lane["vessel"], probs["vessel"]),
-        ("vessel", zones["open_sea"] | zones["harbour"] | zones["anchorage"], wanted["vessel"] - n_lane["vessel"], rest["vessel"]),
-        ("unknown", zones["open_sea"] | zones["harbour"] | zones["rock"] | zones["anchorage"] | zones["remote_coast"], wanted["unknown"],
+        ("vessel", zones["open_sea"] | zones["harbour"] | zones["anchorage"], wanted["vessel"] - n_lane["vessel"],
+         rest["vessel"]),
+        ("unknown", zones["open_sea"] | zones["harbour"] | zones["rock"] | zones["anchorage"] | zones["remote_coast"],
+         wanted["unknown"],
          probs["unknown"]),
     ]
     lengths: list[float] = [float(v) for v in _lengths(rng, stats, "non_vessel", len(records))]
@@ -347,7 +354,8 @@ def place_objects(rng: np.random.Generator, context: Context, stats: LabelStats)
         alike = _lengths(rng, stats, COASTAL_LOOK, len(drawn)) if (zone & band).any() else drawn
         chosen = placer.draw(zone, target, n, _keep_out(np.maximum(drawn, alike)))
         for i, own, coastal in zip(chosen, drawn, alike):
-            records.append({"row": int(pool.at[i, "row"]), "col": int(pool.at[i, "col"]), "kind": _kind(zones, i), "group": group})
+            records.append({"row": int(pool.at[i, "row"]), "col": int(pool.at[i, "col"]), "kind": _kind(zones, i),
+                            "group": group})
             lengths.append(float(coastal if band[i] else own))
 
     for draw in draws:

@@ -37,14 +37,17 @@ ANCILLARY_PROFILE = {**PROFILE, "blockxsize": 256, "blockysize": 256}
 Placed = tuple[int, int, Footprint]
 
 
-def _backscatter(terrain: Terrain, ancillary: Ancillary, land: np.ndarray, r0: int, r1: int, near_left: bool) -> tuple[np.ndarray, np.ndarray]:
+def _backscatter(terrain: Terrain, ancillary: Ancillary, land: np.ndarray, r0: int, r1: int,
+                 near_left: bool) -> tuple[np.ndarray, np.ndarray]:
     """Mean sigma0 (linear) of VV and VH for rows ``r0:r1``."""
     height, width = terrain.height, terrain.width
     wind = ancillary.wind_field(height, width).window(r0, r1, 0, width)
     ramp = np.linspace(3.0, -3.0, width, dtype=np.float32)
-    db = np.float32(-22.0) + np.float32(12.0) * np.log10(np.maximum(wind, 0.5) / np.float32(5.0)) + (ramp if near_left else ramp[::-1])
+    wind_db = np.float32(12.0) * np.log10(np.maximum(wind, 0.5) / np.float32(5.0))
+    db = np.float32(-22.0) + wind_db + (ramp if near_left else ramp[::-1])
     if land.any():
-        land_db = np.float32(-9.0) + 2.5 * terrain.noise[2].window(r0, r1, 0, width) + 1.5 * terrain.noise[1].window(r0, r1, 0, width)
+        texture = 2.5 * terrain.noise[2].window(r0, r1, 0, width) + 1.5 * terrain.noise[1].window(r0, r1, 0, width)
+        land_db = np.float32(-9.0) + texture
         db = np.where(land, land_db, db)
     vv = np.power(np.float32(10.0), db / np.float32(10.0))
     vh = np.where(land, vv * np.float32(10 ** -0.6), vv * np.float32(10 ** -0.9) + np.float32(VH_NOISE_FLOOR))
@@ -74,7 +77,8 @@ def write_sar(
     near_left = bool(np.random.default_rng([seed, 0]).random() < 0.5)
     profile = {**PROFILE, "height": height, "width": width, "crs": crs, "transform": transform}
     by_row = sorted(placed, key=lambda p: p[0])
-    with rasterio.open(folder / VV_FILE, "w", **profile) as vv_out, rasterio.open(folder / VH_FILE, "w", **profile) as vh_out:
+    with rasterio.open(folder / VV_FILE, "w", **profile) as vv_out, rasterio.open(folder / VH_FILE, "w",
+                                                                                  **profile) as vh_out:
         for strip, r0 in enumerate(range(0, height, STRIP_ROWS)):
             r1 = min(r0 + STRIP_ROWS, height)
             vv, vh = _backscatter(terrain, ancillary, land[r0:r1], r0, r1, near_left)

@@ -47,7 +47,8 @@ def random_labels(
         rc[duplicate] = (rng.random((len(duplicate), 2)) * np.array(shape)).astype(np.int64)
         key[duplicate] = pixel_key(duplicate)
     is_vessel = rng.choice(np.array([True, False, None]), n, p=[0.62, 0.37, 0.01])
-    is_fishing = np.where(is_vessel == True, rng.choice(np.array([True, False, None]), n, p=[0.05, 0.15, 0.8]), None)  # noqa: E712
+    fishing_if_vessel = rng.choice(np.array([True, False, None]), n, p=[0.05, 0.15, 0.8])
+    is_fishing = np.where(is_vessel == True, fishing_if_vessel, None)  # noqa: E712  (an object array: == True)
     length = np.where(rng.random(n) < 0.4, rng.gamma(2.0, 40.0, n) + 5.0, np.nan)
     shore = np.where(rng.random(n) < 0.3, rng.random(n) * 4.0, UNKNOWN_SHORE_DISTANCE_KM)
     table = pd.DataFrame(
@@ -80,7 +81,8 @@ def noisy_predictions(
     false_rows = labels.iloc[rng.integers(0, len(labels), n_false)]
     rc = np.concatenate(
         [
-            found[["detect_scene_row", "detect_scene_column"]].to_numpy(float) + rng.normal(0, jitter_px, (len(found), 2)),
+            found[["detect_scene_row", "detect_scene_column"]].to_numpy(float) + rng.normal(0, jitter_px,
+                                                                                            (len(found), 2)),
             rng.random((n_false, 2)) * np.array(SCENE_SHAPE),
         ]
     )
@@ -104,10 +106,12 @@ def noisy_predictions(
             "vessel_length_m": length * rng.normal(1.0, 0.15, n),
         }
     )
-    return table.sample(frac=1.0, random_state=int(rng.integers(1 << 31)))[list(PREDICTION_COLUMNS)].reset_index(drop=True)
+    return table.sample(frac=1.0,
+                        random_state=int(rng.integers(1 << 31)))[list(PREDICTION_COLUMNS)].reset_index(drop=True)
 
 
-def random_shoreline(rng: np.random.Generator, shape: tuple[int, int] = SCENE_SHAPE, points: int = 3000) -> list[np.ndarray]:
+def random_shoreline(rng: np.random.Generator, shape: tuple[int, int] = SCENE_SHAPE,
+                     points: int = 3000) -> list[np.ndarray]:
     """A wandering coastline (one contour of integer (row, col) points) crossing the scene."""
     cols = np.linspace(0, shape[1] - 1, points)
     rows = shape[0] * 0.5 + np.cumsum(rng.normal(0, 20.0, points))

@@ -33,7 +33,8 @@ def label_table(
     cols = objects["col"].to_numpy(dtype=np.int64)
     lon, lat = pixel_lonlat(rows, cols, transform, crs) if len(rows) else (np.empty(0), np.empty(0))
     distance = shore_km(rows, cols)
-    distance = np.where(np.isfinite(distance) & (distance <= KNOWN_DISTANCE_MAX_KM), distance, UNKNOWN_SHORE_DISTANCE_KM)
+    distance = np.where(np.isfinite(distance) & (distance <= KNOWN_DISTANCE_MAX_KM), distance,
+                        UNKNOWN_SHORE_DISTANCE_KM)
     boxes = np.asarray([fp.box for fp in footprints], dtype=np.float64).reshape(-1, 4)
     table = pd.DataFrame({
         "detect_lat": lat,

@@ -118,7 +118,8 @@ class Terrain:
     def relief_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Relief (km) at scattered pixels, without islands and harbours."""
         km = PIXEL_SIZE_M / 1000.0
-        value = (np.asarray(rows) + 0.5) * (self.inland[0] * km) + (np.asarray(cols) + 0.5) * (self.inland[1] * km) - self.threshold_km
+        inland = (np.asarray(rows) + 0.5) * (self.inland[0] * km) + (np.asarray(cols) + 0.5) * (self.inland[1] * km)
+        value = inland - self.threshold_km
         for field, amplitude in zip(self.noise, self.amplitudes_km):
             value = value + amplitude * field.at(rows, cols)
         return value

@@ -29,7 +29,8 @@ class Rank:
 
 def from_environment() -> Rank:
     """The rank that ``torchrun`` set in the environment (single process when not launched by it)."""
-    return Rank(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0)))
+    return Rank(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                int(os.environ.get("LOCAL_RANK", 0)))
 
 
 def device_for(rank: Rank, wanted: str) -> torch.device:

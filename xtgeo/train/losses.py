@@ -55,7 +55,8 @@ def relative_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ((pred[mask] - target[mask]).abs() / target[mask]).mean()
 
 
-def xview3_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], cfg: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def xview3_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
+                cfg: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total weighted loss and its (detached) parts ``center, vessel, fishing, length``."""
     out = {k: v.float() for k, v in outputs.items()}
     if cfg.center == "focal":

@@ -10,14 +10,16 @@ from torch import nn
 
 
 def warmup_cosine(step: int, total: int, warmup: int, min_ratio: float) -> float:
-    """LR multiplier at ``step``: linear warm-up to 1 over ``warmup`` steps, then cosine to ``min_ratio`` at ``total``."""
+    """LR multiplier at ``step``: linear warm-up to 1 over ``warmup`` steps, then cosine to ``min_ratio``
+    at ``total``."""
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
     progress = min(max(step - warmup, 0) / max(total - warmup, 1), 1.0)
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_optimizer(model: nn.Module, train_cfg: Any) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+def build_optimizer(model: nn.Module,
+                    train_cfg: Any) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW over the trainable parameters (weight decay only on matrices/kernels) and its schedule.
 
     The schedule's length is ``train.steps`` from the config, whatever ``--max-steps`` says.

@@ -84,7 +84,9 @@ def run_training(
             raise XtgeoError(f"{last}: no checkpoint to resume from")
         cfg = _resume_config(run_dir, cfg)
     elif last.exists():
-        raise XtgeoError(f"{run_dir}: already holds a training run; pass --resume to continue it or choose another --out")
+        raise XtgeoError(
+            f"{run_dir}: already holds a training run; pass --resume to continue it or choose another --out"
+        )
     data = open_prepared(data_dir, cfg.data)  # fail on a bad data folder before any process starts
     if distributed.from_environment().main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -143,11 +145,13 @@ class Trainer:
         self.progress = progress or TrainProgress()
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg.model).to(device)
-        self.ddp = DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None) if rank.world > 1 else self.model
+        device_ids = [device.index] if device.type == "cuda" else None
+        self.ddp = DistributedDataParallel(self.model, device_ids=device_ids) if rank.world > 1 else self.model
         self.optimizer, self.schedule = build_optimizer(self.model, cfg.train)
         self.dataset = CropDataset(data, cfg)
         self.step = 0
-        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and cfg.train.bf16)
+        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16,
+                             enabled=device.type == "cuda" and cfg.train.bf16)
 
     # --- state -----------------------------------------------------------------------------
     def restore(self) -> None:
@@ -225,18 +229,19 @@ class Trainer:
             total += torch.tensor([float(loss) * n, *(float(parts[p]) * n for p in PARTS), n], dtype=torch.float64)
         total = distributed.all_sum(total.to(self.device)).cpu()
         count = max(float(total[-1]), 1.0)
-        return {"val_loss": float(total[0]) / count, **{f"val_{p}": float(v) / count for p, v in zip(PARTS, total[1:-1])}}
+        return {"val_loss": float(total[0]) / count,
+                **{f"val_{p}": float(v) / count for p, v in zip(PARTS, total[1:-1])}}
 
     def score_scenes(self) -> dict[str, float]:
         """Full-scene ``predict`` of the validation scenes (spread over the ranks) and their
         official xView3 ``score`` (keys prefixed ``val_``), computed on rank 0."""
         import pandas as pd
 
+        from xtgeo.metrics import ScoreOptions, score
         from xtgeo.predict.inference import Predictor
         from xtgeo.predict.scene import predict_scene
-        from xtgeo.metrics import ScoreOptions, score
-        from xtgeo.scene.prepared import SHORELINE_DIR
         from xtgeo.predict.sources import open_prepared_scene
+        from xtgeo.scene.prepared import SHORELINE_DIR
 
         predictor = Predictor(self.model, self.device, self.cfg.train.batch_size)
         tile = self.cfg.data.val_tile_size or self.cfg.data.crop_size

@@ -13,14 +13,14 @@ and returns tokens of the same shape, each now informed by the whole image.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 CONTEXT_KINDS: tuple[str, ...] = ("none", "xl", "mamba", "hyper", "bixt", "vit")
 
-_REGISTRY: dict[str, type["ContextEncoder"]] = {}
+_REGISTRY: dict[str, type[ContextEncoder]] = {}
 
 
 class ContextEncoder(nn.Module):

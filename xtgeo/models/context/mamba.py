@@ -20,7 +20,7 @@ import math
 import sys
 import types
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
