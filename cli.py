@@ -1,8 +1,8 @@
 """The ``xtgeo`` command line: thin Typer commands that parse, validate and call ``pipelines``.
 
-Every command that fails on the user's input prints one line ``error: <file>: <problem>`` and
-exits with status 1 (see :func:`main`); heavy imports happen inside the commands so that
-``xtgeo --help`` stays fast.
+Options shared by several commands are defined once in :mod:`cli_options`. Every command that
+fails on the user's input prints one line ``error: <file>: <problem>`` and exits with status 1
+(see :func:`main`); heavy imports happen inside the commands so that ``xtgeo --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+import cli_options as opt
+import xtgeo
 from xtgeo.errors import XtgeoError
 
 app = typer.Typer(
@@ -26,6 +28,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"xtgeo {xtgeo.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Find dark vessels in whole Sentinel-1 SAR scenes with xT (nested tokenization + context)."""
+
+
 # --- commands: synth ---
 @app.command()
 def synth(
@@ -33,7 +49,7 @@ def synth(
     scenes: Annotated[int, typer.Option(help="Number of scenes.")] = 2,
     height: Annotated[int, typer.Option(help="Scene rows (10 m pixels); a full xView3 scene has ~29,400.")] = 2048,
     width: Annotated[int, typer.Option(help="Scene columns (10 m pixels); a full xView3 scene has ~24,400.")] = 2048,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes identical bytes.")] = 0,
+    seed: opt.Seed = 0,
     quicklook: Annotated[bool, typer.Option(help="Also draw OUT_DIR/quicklook/<scene_id>.png per scene.")] = False,
 ) -> None:
     """Write synthetic Sentinel-1 scenes in the xView3 layout, with labels decided by scene context.
@@ -51,11 +67,12 @@ def preprocess(
     scenes_dir: Annotated[Path, typer.Argument(help="Folder of xView3 scene folders (or one scene folder).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder PREP_DIR.")],
     labels: Annotated[Path | None, typer.Option(help="xView3 labels CSV to join to the scenes.")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="LocalCluster worker processes (default: one per core, fewer if memory is short).")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786.")] = None,
+    workers: opt.Workers = None,
+    scheduler: opt.Scheduler = None,
     overwrite: Annotated[bool, typer.Option(help="Redo scenes whose outputs are already complete.")] = False,
-    chunk: Annotated[int, typer.Option(help="Block side in pixels (one Dask task per block).")] = 2048,
-    shore_cap_km: Annotated[float, typer.Option(help="Distance to shore is exact up to this cap, then capped.")] = 20.48,
+    block_size: Annotated[int, typer.Option(help="Side of a block in pixels: one Dask task per block.")] = 2048,
+    shore_cap_km: Annotated[float, typer.Option(help="Distance to shore is exact up to this cap (km), then capped.")]
+    = 20.48,
 ) -> None:
     """Turn raw xView3 scenes into tiled GeoTIFFs with valid/land/distance-to-shore bands, in parallel.
 
@@ -69,7 +86,7 @@ def preprocess(
     from xtgeo.schema import PIXEL_SIZE_M
 
     report = run(
-        scenes_dir, out, labels, workers=workers, scheduler=scheduler, overwrite=overwrite, chunk=chunk,
+        scenes_dir, out, labels, workers=workers, scheduler=scheduler, overwrite=overwrite, block_size=block_size,
         cap_px=max(1, round(shore_cap_km * 1000.0 / PIXEL_SIZE_M)),
     )
     if report.failed:
@@ -81,18 +98,33 @@ def preprocess(
 def score_command(
     pred_csv: Annotated[Path, typer.Argument(help="Predictions CSV (xView3 submission columns).")],
     labels_csv: Annotated[Path, typer.Argument(help="Labels CSV (the 16 xView3 columns, or the 8 the score reads).")],
-    shore_root: Annotated[Path | None, typer.Option(help="Folder of official <scene_id>_shoreline.npy files.")] = None,
-    shore_from: Annotated[Path | None, typer.Option(help="A preprocess output folder: use PREP_DIR/shoreline/.")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores (official keys + counts) as JSON.")] = None,
+    shore_root: Annotated[Path | None, typer.Option(
+        help="Folder that holds the <scene_id>_shoreline.npy files (official ones, or those of preprocess "
+             "or synth) for the close-to-shore score.")] = None,
+    shore_from: Annotated[Path | None, typer.Option(
+        help="A preprocess output folder PREP_DIR: the same as --shore-root PREP_DIR/shoreline.")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write the scores (official keys + counts) as JSON.")] = None,
     per_scene: Annotated[Path | None, typer.Option(help="Write per-scene counts and F1 as CSV.")] = None,
-    distance_tolerance: Annotated[float, typer.Option(help="Match distance in metres (a hit is strictly closer).")] = 200.0,
-    shore_tolerance: Annotated[float, typer.Option(help="Close-to-shore distance in km (0: no shore score).")] = 2.0,
-    score_all: Annotated[bool, typer.Option("--score-all", help="Keep LOW-confidence labels (no drop-low).")] = False,
-    no_drop_low: Annotated[bool, typer.Option("--no-drop-low", help="Keep predictions matched to LOW labels.")] = False,
-    no_costly_dist: Annotated[bool, typer.Option("--no-costly-dist", help="Use true distances above the tolerance in the assignment.")] = False,
-    scene_id: Annotated[list[str] | None, typer.Option("--scene-id", help="Score only this scene (repeatable).")] = None,
+    distance_tolerance: Annotated[float, typer.Option(
+        help="Match distance in metres (a hit is strictly closer).")] = 200.0,
+    shore_tolerance: Annotated[float, typer.Option(
+        help="Close-to-shore distance in km (0: no shore score).")] = 2.0,
+    score_all: Annotated[bool, typer.Option(
+        "--score-all", help="Score against every label, LOW-confidence ones too, and drop no prediction "
+        "(--no-drop-low then changes nothing).")] = False,
+    no_drop_low: Annotated[bool, typer.Option(
+        "--no-drop-low", help="Still score against HIGH/MEDIUM labels only, but keep the predictions that match "
+        "LOW labels (they count as false positives) instead of dropping them.")] = False,
+    no_costly_dist: Annotated[bool, typer.Option(
+        "--no-costly-dist", help="Use true distances above the tolerance in the assignment.")] = False,
+    scene_id: Annotated[list[str] | None, typer.Option(
+        "--scene-id", help="Score only this scene (repeatable).")] = None,
 ) -> None:
     """Score predictions with the official xView3 metric (defaults: the leaderboard invocation).
+
+    By default predictions matched to LOW-confidence labels are dropped, then the rest are scored
+    against the HIGH and MEDIUM labels, as on the leaderboard.
 
     Example: xtgeo score detections.csv labels.csv --shore-root prep/shoreline --json score.json
     """
@@ -111,46 +143,52 @@ def score_command(
 # --- commands: predict ---
 @app.command()
 def predict(
-    scene: Annotated[Path, typer.Argument(help="Scene folder, VV_dB.tif, 2-band GeoTIFF, preprocessed scene, or a folder of scenes.")],
-    checkpoint: Annotated[Path, typer.Option("--checkpoint", "-c", help="Training checkpoint (.pt).")],
+    scene: Annotated[Path, typer.Argument(
+        help="Scene folder, VV_dB.tif, 2-band GeoTIFF, preprocessed scene, or a folder of scenes.")],
+    checkpoint: opt.Checkpoint,
     out: Annotated[Path, typer.Option("--out", "-o", help="Detections file: .csv, .gpkg, .geojson or .parquet.")],
-    tile_size: Annotated[int, typer.Option(help="Tile side in pixels (each tile goes through xT whole).")] = 4096,
-    overlap: Annotated[int, typer.Option(help="Overlap of neighbouring tiles in pixels (at most half a tile).")] = 512,
-    batch: Annotated[int, typer.Option(min=1, help="Tiles per forward pass (halved on GPU out-of-memory).")] = 1,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda (every GPU, one scene each) or cuda:N.")] = "auto",
-    quicklook: Annotated[Path | None, typer.Option(help="Also draw a PNG of the scene with detections by class.")] = None,
-    readers: Annotated[int | None, typer.Option(min=1, help="Tile-reading threads per device [default: the CPU cores shared out per GPU, 4 to 16; 2 on the CPU].")] = None,
-    compile_: Annotated[bool, typer.Option("--compile/--no-compile", help="torch.compile the model: a one-time compilation (about a minute), then faster tiles; pays off from a few full scenes on a GPU.")] = False,
-    center_threshold: Annotated[float | None, typer.Option(help="Detection threshold [default: checkpoint's].")] = None,
-    nms_radius: Annotated[int | None, typer.Option(help="Minimum peak separation, pixels [default: checkpoint's].")] = None,
-    vessel_threshold: Annotated[float | None, typer.Option(help="is_vessel threshold [default: checkpoint's].")] = None,
-    fishing_threshold: Annotated[float | None, typer.Option(help="is_fishing threshold [default: checkpoint's].")] = None,
+    window_size: opt.WindowSize = 4096,
+    overlap: opt.Overlap = 512,
+    batch: opt.Batch = 1,
+    device: opt.Device = "auto",
+    quicklook: opt.Quicklook = None,
+    readers: opt.Readers = None,
+    compile_: opt.Compile = False,
+    center_threshold: opt.CenterThreshold = None,
+    nms_radius: opt.NmsRadius = None,
+    vessel_threshold: opt.VesselThreshold = None,
+    fishing_threshold: opt.FishingThreshold = None,
 ) -> None:
     """Detect vessels in whole scenes with a trained checkpoint; write georeferenced detections.
 
-    Example: xtgeo predict prep/0157baf3866b2cf9v --checkpoint run/checkpoints/last.pt --out detections.gpkg --quicklook ql.png
+    Example: xtgeo predict prep/SCENE_ID --checkpoint run/checkpoints/last.pt --out det.gpkg --quicklook ql.png
 
     Example: xtgeo predict scenes/ --checkpoint last.pt --out detections.csv --device cuda --compile
     """
     from pipelines.predict import run
+    from xtgeo.predict.scene import PredictOptions
 
-    run(
-        scene, checkpoint, out, tile_size=tile_size, overlap=overlap, batch=batch, device=device,
-        quicklook=quicklook, readers=readers, compile_model=compile_, center_threshold=center_threshold, nms_radius_px=nms_radius,
-        vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold,
+    options = PredictOptions(
+        window_size=window_size, overlap=overlap, batch=batch, device=device, readers=readers, compile_model=compile_,
+        center_threshold=center_threshold, nms_radius_px=nms_radius, vessel_threshold=vessel_threshold,
+        fishing_threshold=fishing_threshold,
     )
+    run(scene, checkpoint, out, options, quicklook=quicklook)
 
 
 # --- commands: train ---
 @app.command()
 def train(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Run config YAML (see configs/).")],
-    data: Annotated[Path, typer.Option("--data", help="Preprocessed scenes folder PREP_DIR.")] = Path("prep"),
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder (default: runs/CONFIG_NAME).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.path=value (repeatable).")] = None,
+    config: opt.Config,
+    data: opt.PrepDir = Path("prep"),
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Run folder" + opt.default("runs/CONFIG_NAME") + ".")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a config value: key.path=value (repeatable).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this step; the schedule keeps train.steps.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from checkpoints/last.pt.")] = False,
-    gpus: Annotated[int | None, typer.Option(min=1, help="Local processes (DDP, one per GPU; gloo on CPU without CUDA). Under torchrun: ignored.")] = None,
+    gpus: Annotated[int | None, typer.Option(
+        min=1, help="Local processes (DDP, one per GPU; gloo on CPU without CUDA). Under torchrun: ignored.")] = None,
 ) -> None:
     """Train xT on preprocessed scenes: checkpoints, metrics.jsonl and TensorBoard logs in the run folder.
 
@@ -186,10 +224,11 @@ def bench(
 # --- commands: demo ---
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything the demo makes.")] = Path("xtgeo-demo"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for everything the demo makes.")]
+    = Path("xtgeo-demo"),
     scenes: Annotated[int, typer.Option(min=2, help="Number of synthetic scenes.")] = 3,
     size: Annotated[int, typer.Option(min=256, help="Side of each synthetic scene in pixels.")] = 1024,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: opt.Seed = 0,
 ) -> None:
     """Run the whole chain on synthetic scenes made on the spot, and say where to look.
 

@@ -103,7 +103,7 @@ def wall_seconds(run: Path) -> float | None:
     return float(path.read_text()) if path.is_file() else None
 
 
-def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, tile: int,
+def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, window: int,
                out: Path | None) -> dict[str, dict[str, float]]:
     from xtgeo.metrics import score
     from xtgeo.predict.detections import concat_frames, write_detections
@@ -121,7 +121,7 @@ def score_runs(work: Path, variants: tuple[Variant, ...], test_prep: Path, tile:
         model, config = load_model(run / "checkpoints" / "last.pt")
         device = resolve_devices("auto")[0]
         predictor = Predictor(model, device)
-        found = [predict_scene(source, predictor, config, tile_size=tile, overlap=tile // 8,
+        found = [predict_scene(source, predictor, config, window_size=window, overlap=window // 8,
                                readers=default_readers([device])).detections for source in find_sources(test_prep)]
         write_detections(concat_frames(found), pred_csv)
         scores = score(read_predictions(pred_csv), labels, test_prep / "shoreline").scores()

@@ -1,7 +1,7 @@
 """Whole-scene ``predict`` figures: wall time, throughput (Mpx/s), peak GPU memory, peak RSS.
 
 Cases (``--cases``, comma-separated); the model is Swin-T ⟨xT⟩ XL (``configs/xview3_swin_t_xl.yaml``,
-random weights) on GPUs, the smoke model on the CPU; 4096 px tiles with 512 px overlap:
+random weights) on GPUs, the smoke model on the CPU; 4096 px windows with 512 px overlap:
 
 * ``scenes``: two full 29,400 × 24,400 raw scenes (``VV_dB.tif``/``VH_dB.tif``, tiled, ZSTD) predicted
   one after the other on one GPU exactly as ``xtgeo predict FOLDER`` does (:func:`predict_scene`
@@ -42,7 +42,7 @@ from xtgeo.data.normalize import model_input  # noqa: E402
 from xtgeo.models import build_model  # noqa: E402
 from xtgeo.predict.inference import Predictor, predict_maps, read_batch  # noqa: E402
 from xtgeo.predict.postprocess import detections_from_maps  # noqa: E402
-from xtgeo.predict.tiling import Tile, TileGrid  # noqa: E402
+from xtgeo.predict.windows import GridWindow, WindowGrid  # noqa: E402
 
 console = Console()
 XL, SMOKE = "configs/xview3_swin_t_xl.yaml", "configs/smoke.yaml"
@@ -51,7 +51,7 @@ CASES = {
     "gpu": dict(config=XL, height=29_400, width=24_400, scenes=1, device="cuda", source="memory"),
     "cpu": dict(config=SMOKE, height=8192, width=8192, scenes=1, device="cpu", source="geotiff"),
 }
-TILING = dict(tile=4096, overlap=512, batch=1)
+WINDOWS = dict(window=4096, overlap=512, batch=1)
 
 
 def sar_block(rng: np.random.Generator, rows: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -64,16 +64,16 @@ def sar_block(rng: np.random.Generator, rows: int, width: int) -> tuple[np.ndarr
     return vv, vh
 
 
-def memory_reader(height: int, width: int, cfg: Any) -> Callable[[Tile], tuple[np.ndarray, np.ndarray]]:
-    """Tiles of an in-memory scene (VV, VH dB arrays), normalised like real reads."""
+def memory_reader(height: int, width: int, cfg: Any) -> Callable[[GridWindow], tuple[np.ndarray, np.ndarray]]:
+    """Windows of an in-memory scene (VV, VH dB arrays), normalised like real reads."""
     rng = np.random.default_rng(0)
     vv, vh = np.empty((height, width), np.float32), np.empty((height, width), np.float32)
     for top in range(0, height, 4096):
         vv[top: top + 4096], vh[top: top + 4096] = sar_block(rng, min(4096, height - top), width)
 
-    def read(tile: Tile) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = tile.slices
-        valid = np.ones((tile.height, tile.width), dtype=bool)
+    def read(window: GridWindow) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = window.slices
+        valid = np.ones((window.height, window.width), dtype=bool)
         return model_input({"vv_db": vv[rows, cols], "vh_db": vh[rows, cols], "valid": valid}, cfg), valid
 
     return read
@@ -108,26 +108,27 @@ def scene_folder(root: Path, height: int, width: int, count: int) -> Path:
     return folder
 
 
-def stage_seconds(predictor: Predictor, read: Callable, tile: Tile, repeats: int = 3) -> dict[str, float]:
-    """Seconds per tile of its read (+ normalisation, one thread) and of the model forward, apart."""
+def stage_seconds(predictor: Predictor, read: Callable, window: GridWindow, repeats: int = 3) -> dict[str, float]:
+    """Seconds per window of its read (+ normalisation, one thread) and of the model forward, apart."""
     start = time.perf_counter()
     for _ in range(repeats):
-        x, valid = read(tile)
+        x, valid = read(window)
     read_s = (time.perf_counter() - start) / repeats
-    batch = read_batch([tile], lambda _: (x, valid), pin=predictor.device.type == "cuda")
+    batch = read_batch([window], lambda _: (x, valid), pin=predictor.device.type == "cuda")
     sync = torch.cuda.synchronize if predictor.device.type == "cuda" else (lambda: None)
     sync()
     start = time.perf_counter()
     for _ in range(repeats):
         list(predictor.forward(batch))
     sync()
-    return {"read_s_per_tile": round(read_s, 3), "model_s_per_tile": round((time.perf_counter() - start) / repeats, 3)}
+    model_s = (time.perf_counter() - start) / repeats
+    return {"read_s_per_window": round(read_s, 3), "model_s_per_window": round(model_s, 3)}
 
 
 def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, Any]:
     """Build the model and the scenes, predict every scene in turn, write the detections."""
     from xtgeo.predict.detections import concat_frames, write_detections
-    from xtgeo.predict.scene import default_readers, predict_scene, tile_reader
+    from xtgeo.predict.scene import default_readers, predict_scene, window_reader
     from xtgeo.predict.sources import find_sources
 
     cfg = load_config(ROOT / opts["config"],
@@ -135,7 +136,7 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
     device = torch.device(opts["device"])
     readers = readers or default_readers([device])
     predictor = Predictor(build_model(cfg.model), device, opts["batch"], compile_model=opts.get("compile", False))
-    grid = TileGrid(opts["height"], opts["width"], opts["tile"], opts["overlap"])
+    grid = WindowGrid(opts["height"], opts["width"], opts["window"], opts["overlap"])
     scene_s, found = [], []
     with tempfile.TemporaryDirectory() as tmp:
         if opts["source"] == "memory":
@@ -149,10 +150,10 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
             write_s = 0.0
         else:
             sources = find_sources(scene_folder(Path(tmp), opts["height"], opts["width"], opts["scenes"]))
-            read = tile_reader(sources[0], cfg)
+            read = window_reader(sources[0], cfg)
             frames = []
             for source in sources:
-                result = predict_scene(source, predictor, cfg, tile_size=opts["tile"], overlap=opts["overlap"],
+                result = predict_scene(source, predictor, cfg, window_size=opts["window"], overlap=opts["overlap"],
                                        readers=readers)
                 frames.append(result.detections)
                 scene_s.append(result.seconds)
@@ -166,7 +167,7 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
     return {
         "case": name, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "scene": f"{opts['height']} x {opts['width']}", "model": opts["config"], "source": opts["source"],
-        "tiles": len(grid), "tile": opts["tile"], "overlap": opts["overlap"], "batch": opts["batch"],
+        "windows": len(grid), "window": opts["window"], "overlap": opts["overlap"], "batch": opts["batch"],
         "region_batch": cfg.model["region_batch"], "compiled": bool(opts.get("compile")), "readers": readers,
         "first_scene_s": round(scene_s[0], 2), "scene_s": round(steady, 2), "write_s": round(write_s, 3),
         "mpx_per_s": round(mpx / steady, 1), "detections": found[-1],
@@ -182,19 +183,19 @@ def main() -> None:
     parser.add_argument("--height", type=int, help="override the scene height of every case")
     parser.add_argument("--width", type=int, help="override the scene width of every case")
     parser.add_argument("--scenes", type=int, help="override the number of scenes (geotiff source)")
-    parser.add_argument("--batch", type=int, help="override the tiles per forward pass")
-    parser.add_argument("--overlap", type=int, help="override the tile overlap")
+    parser.add_argument("--batch", type=int, help="override the windows per forward pass")
+    parser.add_argument("--overlap", type=int, help="override the window overlap")
     parser.add_argument("--region-batch", type=int, help="override the model's regions per backbone call")
     parser.add_argument("--device", help="override the device of every case (cpu, cuda)")
     parser.add_argument("--source", choices=("memory", "geotiff"), help="override the scene source of every case")
-    parser.add_argument("--readers", type=int, help="tile-reading threads [default: as xtgeo predict]")
+    parser.add_argument("--readers", type=int, help="window-reading threads [default: as xtgeo predict]")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (the first scene pays the compilation)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     rows = []
     for name in args.cases.split(","):
-        opts = {**TILING, **CASES[name]}
+        opts = {**WINDOWS, **CASES[name]}
         opts.update({k: v for k, v in (("height", args.height), ("width", args.width), ("batch", args.batch),
                                        ("scenes", args.scenes),
                                                 ("device", args.device), ("source", args.source),

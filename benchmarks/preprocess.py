@@ -31,7 +31,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from xtgeo.preprocess.run import DEFAULT_CHUNK, dask_client, run_preprocess  # noqa: E402
+from xtgeo.preprocess.run import DEFAULT_BLOCK_SIZE, dask_client, run_preprocess  # noqa: E402
 from xtgeo.synth import LABELS_FILE, make_dataset  # noqa: E402
 
 FULL = (29_400, 24_400)
@@ -41,12 +41,12 @@ import sys, time
 from pathlib import Path
 import rasterio
 from xtgeo.preprocess.blocks import block_windows
-root, chunk = Path(sys.argv[1]), int(sys.argv[2])
+root, block_size = Path(sys.argv[1]), int(sys.argv[2])
 start, cpu = time.perf_counter(), time.process_time()
 for folder in sorted(p for p in root.iterdir() if (p / "VV_dB.tif").exists()):
     for name in ("VV_dB.tif", "VH_dB.tif"):
         with rasterio.open(folder / name) as src:
-            for window in block_windows(src.height, src.width, chunk):
+            for window in block_windows(src.height, src.width, block_size):
                 src.read(1, window=window)
 print(time.perf_counter() - start, time.process_time() - cpu)
 """
@@ -89,10 +89,10 @@ def scene_folder(cache: Path, height: int, width: int) -> Path:
     return root
 
 
-def plain_read_seconds(root: Path, chunk: int) -> tuple[float, float]:
+def plain_read_seconds(root: Path, block_size: int) -> tuple[float, float]:
     """Wall and CPU seconds a fresh process takes to read VV and VH of every scene under ``root`` window by window."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    done = subprocess.run([sys.executable, "-c", PLAIN_READ, str(root), str(chunk)],
+    done = subprocess.run([sys.executable, "-c", PLAIN_READ, str(root), str(block_size)],
                           check=True, capture_output=True, text=True, env=env)
     wall, cpu = done.stdout.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
@@ -115,12 +115,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[2048, 4096], help="square scene sides")
     parser.add_argument("--full", action="store_true", help="also a full 29,400 × 24,400 scene")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK)
+    parser.add_argument("--block-size", type=int, default=DEFAULT_BLOCK_SIZE)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/xtgeo-bench"))
     args = parser.parse_args()
     shapes = [(s, s) for s in args.sizes] + ([FULL] if args.full else [])
     console = Console()
-    table = Table(title=f"xtgeo preprocess, {args.workers} workers, chunk {args.chunk}, {psutil.cpu_count()} cores,"
+    table = Table(title=f"xtgeo preprocess, {args.workers} workers, blocks {args.block_size}², "
+                        f"{psutil.cpu_count()} cores,"
                         f" {psutil.virtual_memory().total / 2**30:.0f} GiB")
     for column in ("scene", "Mpx", "plain read s", "preprocess s", "ratio", "s per Mpx", "read CPU s",
                    "preprocess CPU s", "peak RSS GB", "scene.tif GB", "load 1 min"):
@@ -131,22 +132,22 @@ def main() -> None:
         client.run(lambda: __import__("xtgeo.preprocess.blocks"))  # workers import what the tasks need
         console.print(f"LocalCluster start ({args.workers} workers): {time.perf_counter() - start:.1f} s")
         for (height, width), root in zip(shapes, roots):
-            run_one(client, root, height, width, args.chunk, table)
+            run_one(client, root, height, width, args.block_size, table)
             console.print(table)
 
 
-def run_one(client, root: Path, height: int, width: int, chunk: int, table: Table) -> None:
+def run_one(client, root: Path, height: int, width: int, block_size: int, table: Table) -> None:
     """Time one scene's plain read and preprocess (on the running cluster) and add a table row."""
-    plain_read_seconds(root, chunk)  # warm the page cache
+    plain_read_seconds(root, block_size)  # warm the page cache
     load = [os.getloadavg()[0]]
-    read_s, read_cpu = plain_read_seconds(root, chunk)
+    read_s, read_cpu = plain_read_seconds(root, block_size)
     out = root.parent / f"prep-{height}x{width}"
     shutil.rmtree(out, ignore_errors=True)
     load.append(os.getloadavg()[0])
     with PeakRss() as rss:
         cpu_before = tree_cpu_seconds()
         start = time.perf_counter()
-        report = run_preprocess(root, out, client=client, chunk=chunk)
+        report = run_preprocess(root, out, client=client, block_size=block_size)
         prep_s = time.perf_counter() - start
         cpu_after = tree_cpu_seconds()
     load.append(os.getloadavg()[0])

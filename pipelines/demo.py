@@ -81,8 +81,8 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     console.rule(f"[bold]predict[/]: held-out scene {', '.join(held_out)}")
     detections = out_dir / "detections.csv"
     quicklook = out_dir / "detections.png"
-    predict.run(prep_dir / held_out[0], result.highlights["checkpoint"], detections,
-                quicklook=quicklook, console=console)
+    predict.run(prep_dir / held_out[0], result.highlights["checkpoint"], detections, quicklook=quicklook,
+                console=console)
     result.highlights["labels quicklook"] = made.out_dir / "quicklook" / f"{held_out[0]}.png"
     result.highlights["detections"] = detections
     result.highlights["detections quicklook"] = quicklook

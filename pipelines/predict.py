@@ -21,18 +21,15 @@ from xtgeo.errors import XtgeoError
 from xtgeo.predict.detections import check_output_path, check_writable, concat_frames, write_detections
 from xtgeo.predict.inference import Predictor
 from xtgeo.predict.scene import (
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE_SIZE,
+    PredictOptions,
     ScenePrediction,
     default_readers,
     load_model,
     predict_scene,
     resolve_devices,
-    scene_tiles,
-    threshold_overrides,
+    scene_windows,
 )
 from xtgeo.predict.sources import SceneSource, find_sources
-from xtgeo.predict.tiling import valid_tiling
 
 
 def quicklook_paths(quicklook: Path, sources: list[SceneSource]) -> dict[str, Path]:
@@ -52,52 +49,39 @@ def run(
     scene_path: str | os.PathLike,
     checkpoint: str | os.PathLike,
     out_path: str | os.PathLike,
+    options: PredictOptions = PredictOptions(),
     *,
-    tile_size: int = DEFAULT_TILE_SIZE,
-    overlap: int = DEFAULT_OVERLAP,
-    batch: int = 1,
-    device: str = "auto",
     quicklook: str | os.PathLike | None = None,
-    readers: int | None = None,
-    compile_model: bool = False,
-    center_threshold: float | None = None,
-    nms_radius_px: int | None = None,
-    vessel_threshold: float | None = None,
-    fishing_threshold: float | None = None,
     console: Console | None = None,
 ) -> Path:
     """Predict every scene at ``scene_path`` and write all detections to ``out_path``; returns it.
 
-    Everything is checked before any work: the output paths, the checkpoint, the scenes.
+    Everything is checked before any work: the output paths, the options, the checkpoint, the scenes.
     """
     console = console or Console(stderr=True)
     out_path = check_output_path(out_path)
     quicklook = Path(quicklook) if quicklook is not None else None
     if quicklook is not None:
         _check_quicklook(quicklook)
-    if batch < 1:
-        raise XtgeoError(f"--batch {batch}: must be at least 1")
-    if not valid_tiling(tile_size, overlap):
-        raise XtgeoError(f"--overlap {overlap}: must be from 0 to at most half of --tile-size {tile_size}")
-    overrides = threshold_overrides(center_threshold=center_threshold, nms_radius_px=nms_radius_px,
-                                    vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold)
-    model, config = load_model(checkpoint, overrides)
+    options.check()
+    model, config = load_model(checkpoint, options.overrides())
     sources = find_sources(scene_path)
-    devices = resolve_devices(device)
-    readers = readers or default_readers(devices)
+    devices = resolve_devices(options.device)
+    readers = options.readers or default_readers(devices)
+    window_size, overlap = options.window_size, options.overlap
     predictors: queue.Queue[Predictor] = queue.Queue()
     for dev in devices[: len(sources)]:
-        predictors.put(Predictor(copy.deepcopy(model), dev, batch, compile_model))
+        predictors.put(Predictor(copy.deepcopy(model), dev, options.batch, options.compile_model))
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
 
         def one(source: SceneSource) -> ScenePrediction:
             predictor = predictors.get()
-            task = progress.add_task(source.scene_id, total=len(scene_tiles(source, tile_size, overlap)))
+            task = progress.add_task(source.scene_id, total=len(scene_windows(source, window_size, overlap)))
             try:
-                return predict_scene(source, predictor, config, tile_size=tile_size, overlap=overlap,
-                                     readers=readers, on_tiles=lambda n: progress.advance(task, n))
+                return predict_scene(source, predictor, config, window_size=window_size, overlap=overlap,
+                                     readers=readers, on_windows=lambda n: progress.advance(task, n))
             finally:
                 progress.remove_task(task)
                 predictors.put(predictor)
@@ -128,6 +112,6 @@ def print_summary(results: list[ScenePrediction], out_path: Path, console: Conso
                       f"{r.seconds:.1f}")
     console.print(table)
     for r in results:
-        if r.tiles_with_data == 0:
+        if r.windows_with_data == 0:
             console.print(f"warning: {r.source.scene_id}: every pixel is nodata, no detections")
 

@@ -37,8 +37,8 @@ class DataConfig:
     val_scenes_count: int = 0
     #: Stride of the validation grid sampler as a fraction of the crop size.
     val_stride_fraction: float = 1.0
-    #: Tile size of the full-scene predict in validation (0: the crop size); overlap is a quarter.
-    val_tile_size: int = 0
+    #: GridWindow size of the full-scene predict in validation (0: the crop size); overlap is a quarter.
+    val_window_size: int = 0
     #: Normalisation: dB clipped to [db_min, db_max], then (dB - mean) / std per polarisation.
     db_min: float = -50.0
     db_max: float = 20.0
@@ -216,8 +216,10 @@ def _check_values(cfg: Config) -> None:
             raise ConfigError(f"{key}: must be between 0 and 1, got {_get(cfg, key)}")
     if cfg.data.db_min >= cfg.data.db_max:
         raise ConfigError(f"data.db_min: {cfg.data.db_min} must be below data.db_max {cfg.data.db_max}")
-    if cfg.data.val_tile_size < 0:
-        raise ConfigError(f"data.val_tile_size: must be 0 (the crop size) or positive, got {cfg.data.val_tile_size}")
+    if cfg.data.val_window_size < 0:
+        raise ConfigError(
+            f"data.val_window_size: must be 0 (the crop size) or positive, got {cfg.data.val_window_size}"
+        )
     if len(cfg.train.betas) != 2:
         raise ConfigError(f"train.betas: expected two numbers, got {cfg.train.betas}")
 
@@ -266,9 +268,21 @@ def apply_overrides(raw: dict[str, Any], overrides: typing.Iterable[str]) -> dic
     return raw
 
 
+#: Keys renamed since checkpoints were first written (old name → new name); old configs still load.
+RENAMED_KEYS = {("data", "val_tile_size"): "val_window_size"}
+
+
+def _rename_old_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    for (section, old), new in RENAMED_KEYS.items():
+        values = raw.get(section)
+        if isinstance(values, dict) and old in values and new not in values:
+            values[new] = values.pop(old)
+    return raw
+
+
 def from_dict(raw: dict[str, Any], overrides: typing.Iterable[str] = ()) -> Config:
     """A checked :class:`Config` from a plain dict plus ``--set`` overrides."""
-    raw = apply_overrides(copy.deepcopy(raw or {}), overrides)
+    raw = apply_overrides(_rename_old_keys(copy.deepcopy(raw or {})), overrides)
     cfg = _build(Config, raw, "")
     _check_values(cfg)
     _resolve_model(cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,14 +17,15 @@ from tests.paths import SMOKE_CONFIG as SMOKE
 from xtgeo.config import load_config
 from xtgeo.errors import XtgeoError
 from xtgeo.models import build_model
-from xtgeo.predict.inference import Predictor, TileBatch
-from xtgeo.predict.tiling import Tile
+from xtgeo.predict.inference import Predictor, WindowBatch
+from xtgeo.predict.scene import PredictOptions
+from xtgeo.predict.windows import GridWindow
 from xtgeo.scene import prepared
 from xtgeo.scene.raw import DEFAULT_NODATA
 from xtgeo.synth.make import make_scene
 from xtgeo.train.checkpoint import save_checkpoint
 
-OPTIONS = dict(tile_size=192, overlap=32, device="cpu", center_threshold=0.0)
+OPTIONS = PredictOptions(window_size=192, overlap=32, device="cpu", center_threshold=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +85,7 @@ def test_every_entry_point_gives_the_same_detections(world, tmp_path):
         "prepared": _write_prepared(folder, tmp_path / "prep"),
     }
     entries["prepared_tif"] = entries["prepared"] / prepared.SCENE_FILE
-    found = {name: _read(predict.run(path, ckpt, tmp_path / f"{name}.csv",
-                                     **OPTIONS)) for name, path in entries.items()}
+    found = {name: _read(predict.run(path, ckpt, tmp_path / f"{name}.csv", OPTIONS)) for name, path in entries.items()}
     reference = _positions(found["folder"])
     assert len(reference) > 0
     for name, frame in found.items():
@@ -101,8 +102,8 @@ def test_folder_of_scenes_all_formats_and_quicklooks(world, tmp_path):
     outputs = {}
     for suffix in (".gpkg", ".geojson", ".parquet"):
         quicklook = tmp_path / f"ql{suffix}.png" if suffix == ".gpkg" else None
-        outputs[suffix] = _read(predict.run(root / "scenes", ckpt, tmp_path / f"det{suffix}", quicklook=quicklook,
-                                               **OPTIONS))
+        outputs[suffix] = _read(predict.run(root / "scenes", ckpt, tmp_path / f"det{suffix}", OPTIONS,
+                                                quicklook=quicklook))
     ids = sorted(s.scene_id for s in scenes)
     for suffix, frame in outputs.items():
         assert sorted(frame.scene_id.unique()) == ids, suffix
@@ -115,11 +116,11 @@ def test_folder_of_scenes_all_formats_and_quicklooks(world, tmp_path):
 
 def test_thresholds_override_the_checkpoint(world, tmp_path):
     root, scenes, ckpt, config, _ = world
-    low = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "low.csv", **OPTIONS))
-    high = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "high.csv", **{**OPTIONS, "center_threshold": 0.9}))
+    low = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "low.csv", OPTIONS))
+    high = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "high.csv", replace(OPTIONS, center_threshold=0.9)))
     assert len(high) < len(low)
     assert (low.score > 0.0).all() and (high.score > 0.9).all()
-    strict = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "strict.csv", vessel_threshold=1.0, **OPTIONS))
+    strict = _read(predict.run(scenes[0].folder, ckpt, tmp_path / "strict.csv", replace(OPTIONS, vessel_threshold=1.0)))
     assert not strict.is_vessel.any() and not strict.is_fishing.any()
 
 
@@ -132,7 +133,7 @@ def test_all_nodata_scene_gives_an_empty_file(world, tmp_path):
             profile = src.profile
         with rasterio.open(folder / name, "w", **profile) as dst:
             dst.write(np.full((profile["height"], profile["width"]), DEFAULT_NODATA, dtype=profile["dtype"]), 1)
-    out = predict.run(folder, ckpt, tmp_path / "blank.csv", **OPTIONS)
+    out = predict.run(folder, ckpt, tmp_path / "blank.csv", OPTIONS)
     frame = pd.read_csv(out)
     assert len(frame) == 0 and "detect_scene_row" in frame.columns
 
@@ -141,7 +142,7 @@ def test_all_nodata_scene_gives_an_empty_file(world, tmp_path):
 def test_cli_writes_detections(world, tmp_path, xtgeo_cli):
     root, scenes, ckpt, _, _ = world
     out = tmp_path / "cli.geojson"
-    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--out", out, "--tile-size", 192,
+    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--out", out, "--window-size", 192,
                                "--overlap", 32,
                   "--device", "cpu", "--center-threshold", 0.0)
     assert status == 0, err
@@ -189,14 +190,14 @@ def test_bad_paths_fail_before_any_work(world, tmp_path):
     ]
     for scene, out, message in cases:
         with pytest.raises(XtgeoError, match=message):
-            predict.run(scene, ckpt, out, **OPTIONS)
+            predict.run(scene, ckpt, out, OPTIONS)
     with pytest.raises(XtgeoError, match="at most half"):
-        predict.run(scenes[0].folder, ckpt, tmp_path / "d.csv", **{**OPTIONS, "overlap": 150})
+        predict.run(scenes[0].folder, ckpt, tmp_path / "d.csv", replace(OPTIONS, overlap=150))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
 class OomAboveOne(torch.nn.Module):
-    """Raises the GPU out-of-memory error for batches of more than one tile."""
+    """Raises the GPU out-of-memory error for batches of more than one window."""
 
     def forward(self, x):
         if x.shape[0] > 1:
@@ -205,20 +206,20 @@ class OomAboveOne(torch.nn.Module):
 
 
 def test_out_of_memory_halves_the_batch_then_advises():
-    tiles = [Tile(0, 8 * k, 8, 8, 0, k) for k in range(4)]
-    batch = TileBatch(tiles, torch.arange(4.0).view(4, 1, 1, 1).expand(4, 2, 8, 8).contiguous(),
+    windows = [GridWindow(0, 8 * k, 8, 8, 0, k) for k in range(4)]
+    batch = WindowBatch(windows, torch.arange(4.0).view(4, 1, 1, 1).expand(4, 2, 8, 8).contiguous(),
                       torch.ones(4, 8, 8, dtype=torch.bool))
     predictor = Predictor(OomAboveOne(), "cpu", batch_size=4)
     out = list(predictor.forward(batch))
     assert predictor.batch_size == 1
-    assert [t for t, _ in out] == tiles
+    assert [t for t, _ in out] == windows
     np.testing.assert_allclose([float(o["length"][0, 0]) for _, o in out], [0, 1, 2, 3])
 
     class AlwaysOom(torch.nn.Module):
         def forward(self, x):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
 
-    with pytest.raises(XtgeoError, match="smaller --tile-size"):
+    with pytest.raises(XtgeoError, match="smaller --window-size"):
         list(Predictor(AlwaysOom(), "cpu", batch_size=2).forward(batch))
 
 
@@ -232,8 +233,8 @@ def test_detections_at_the_objects_once_trained(prepared_dataset, tmp_path):
     run = run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=(
         "data.object_fraction=1.0", "data.val_scenes_count=1", "train.validation=none", "train.steps=12",
         "train.epoch_steps=12", "train.checkpoint_every=12"))
-    out = predict.run(prepared_dataset, checkpoint_path(run), tmp_path / "det.parquet", tile_size=512,
-                         overlap=64, device="cpu", center_threshold=0.0)
+    out = predict.run(prepared_dataset, checkpoint_path(run), tmp_path / "det.parquet",
+                      replace(OPTIONS, window_size=512, overlap=64))
     found = gpd.read_parquet(out)
     labels = pd.read_parquet(prepared_dataset / prepared.LABELS_FILE)
     assert sorted(found.scene_id.unique()) == sorted(labels.scene_id.unique())

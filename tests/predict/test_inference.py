@@ -17,19 +17,19 @@ from xtgeo.errors import XtgeoError
 from xtgeo.predict.detections import COLUMNS, concat_frames, detections_frame, write_detections
 from xtgeo.predict.inference import Predictor, predict_maps, prefetch
 from xtgeo.predict.postprocess import detections_from_maps, find_peaks
-from xtgeo.predict.tiling import HEADS, SceneMaps, TileGrid
+from xtgeo.predict.windows import HEADS, SceneMaps, WindowGrid
 from xtgeo.schema import PREDICTION_COLUMNS
 
 
 @pytest.mark.parametrize(
-    "height, width, tile, overlap",
+    "height, width, window, overlap",
     [(100, 130, 32, 8), (64, 64, 32, 0), (20, 90, 32, 16), (257, 129, 64, 32), (10, 10, 32, 4)],
 )
-def test_tiles_cover_scene_and_weights_sum_to_one(height, width, tile, overlap):
-    grid = TileGrid(height, width, tile, overlap)
+def test_windows_cover_scene_and_weights_sum_to_one(height, width, window, overlap):
+    grid = WindowGrid(height, width, window, overlap)
     covered = np.zeros((height, width), dtype=int)
     for t in grid:
-        assert (t.height, t.width) == (min(tile, height), min(tile, width))
+        assert (t.height, t.width) == (min(window, height), min(window, width))
         assert t.row + t.height <= height and t.col + t.width <= width
         covered[t.slices] += 1
     assert covered.min() >= 1
@@ -40,9 +40,9 @@ def test_tiles_cover_scene_and_weights_sum_to_one(height, width, tile, overlap):
         np.testing.assert_allclose(maps[head].float().numpy(), 1.0, atol=5e-3)
 
 
-def test_bad_tile_geometry_is_refused():
+def test_bad_window_geometry_is_refused():
     with pytest.raises(ValueError):
-        TileGrid(100, 100, 32, 17)
+        WindowGrid(100, 100, 32, 17)
 
 
 class LocalConv(nn.Module):
@@ -59,22 +59,22 @@ class LocalConv(nn.Module):
         return {"center": out[:, :1], "vessel": out[:, 1:2], "fishing": out[:, 2:3], "length": out[:, 3:4].abs() * 50}
 
 
-def _scene_maps(image: np.ndarray, tile: int, overlap: int, batch: int = 2) -> dict[str, np.ndarray]:
-    grid = TileGrid(image.shape[1], image.shape[2], tile, overlap)
+def _scene_maps(image: np.ndarray, window: int, overlap: int, batch: int = 2) -> dict[str, np.ndarray]:
+    grid = WindowGrid(image.shape[1], image.shape[2], window, overlap)
     valid = np.ones(image.shape[1:], dtype=bool)
     predictor = Predictor(LocalConv(image.shape[0]), "cpu", batch)
     maps = predict_maps(predictor, grid, lambda t: (image[:, t.slices[0], t.slices[1]], valid[t.slices]))
     return {h: m.float().numpy() for h, m in maps.maps.items()}
 
 
-def test_tiling_with_and_without_overlap_agree_away_from_tile_edges():
+def test_windows_with_and_without_overlap_agree_away_from_window_edges():
     rng = np.random.default_rng(0)
     image = rng.normal(size=(2, 150, 170)).astype(np.float32)
     whole = _scene_maps(image, 512, 0)
     plain = _scene_maps(image, 48, 0)
     blended = _scene_maps(image, 48, 16)
     seams = np.zeros(image.shape[1:], dtype=bool)
-    for grid in (TileGrid(150, 170, 48, 0), TileGrid(150, 170, 48, 16)):
+    for grid in (WindowGrid(150, 170, 48, 0), WindowGrid(150, 170, 48, 16)):
         for t in grid:
             inner = np.zeros_like(seams)
             inner[t.row + 4: t.row + t.height - 4, t.col + 4: t.col + t.width - 4] = True
@@ -87,7 +87,7 @@ def test_tiling_with_and_without_overlap_agree_away_from_tile_edges():
         np.testing.assert_allclose(plain[head][away], whole[head][away], atol=tol)
         np.testing.assert_allclose(blended[head][away], whole[head][away], atol=tol)
     plain_seams = np.zeros_like(seams)
-    for t in TileGrid(150, 170, 48, 0):
+    for t in WindowGrid(150, 170, 48, 0):
         plain_seams[t.row: t.row + t.height, [t.col, t.col + t.width - 1]] = True
     plain_seams &= edge
     error = lambda m: np.abs(m["center"] - whole["center"])[plain_seams].mean()  # noqa: E731

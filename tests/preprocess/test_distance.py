@@ -23,12 +23,12 @@ def blobby_land(shape, seed, fraction=0.2):
     return noise > np.quantile(noise, 1 - fraction)
 
 
-def chunked(land, chunk, cap_px):
+def blockwise(land, block_size, cap_px):
     height, width = land.shape
     out = np.full(land.shape, np.nan, dtype=np.float32)
-    for r0 in range(0, height, chunk):
-        for c0 in range(0, width, chunk):
-            core = Window(c0, r0, min(chunk, width - c0), min(chunk, height - r0))
+    for r0 in range(0, height, block_size):
+        for c0 in range(0, width, block_size):
+            core = Window(c0, r0, min(block_size, width - c0), min(block_size, height - r0))
             ext = halo_window(core, cap_px, height, width)
             land_ext = land[ext.row_off : ext.row_off + ext.height, ext.col_off : ext.col_off + ext.width]
             out[r0 : r0 + core.height, c0 : c0 + core.width] = capped_distance_km(
@@ -38,13 +38,13 @@ def chunked(land, chunk, cap_px):
 
 
 @pytest.mark.parametrize(
-    "shape, chunk, cap_px, fraction, seed",
+    "shape, block_size, cap_px, fraction, seed",
     [((300, 260), 64, 40, 0.05, 0), ((257, 311), 50, 120, 0.05, 1), ((200, 200), 37, 30, 0.2, 2)],
 )
-def test_chunked_equals_dense_transform_up_to_the_cap(shape, chunk, cap_px, fraction, seed):
+def test_blockwise_equals_dense_transform_up_to_the_cap(shape, block_size, cap_px, fraction, seed):
     land = blobby_land(shape, seed, fraction)
     uncapped = distance_to_land_km(land)
-    result = chunked(land, chunk, cap_px)
+    result = blockwise(land, block_size, cap_px)
     assert not np.isnan(result).any()
     np.testing.assert_allclose(result, np.minimum(uncapped, cap_px * 0.01), rtol=0, atol=1e-6)
     assert (result[land] == 0).all()
@@ -54,8 +54,8 @@ def test_chunked_equals_dense_transform_up_to_the_cap(shape, chunk, cap_px, frac
 
 def test_land_on_one_side_of_the_halo_only():
     land = np.zeros((120, 400), dtype=bool)
-    land[:, :3] = True  # a straight coast at the left edge: every chunk's land is far to its left
-    result = chunked(land, 32, 500)
+    land[:, :3] = True  # a straight coast at the left edge: every block's land is far to its left
+    result = blockwise(land, 32, 500)
     expected = np.maximum(np.arange(400) - 2, 0) * 0.01
     np.testing.assert_allclose(result, np.broadcast_to(expected, land.shape), atol=1e-6)
 
@@ -75,15 +75,15 @@ def test_halo_window_is_clipped_to_the_grid():
     assert (rows, cols) == (slice(0, 10), slice(15, 35))
 
 
-def chunked_by_windows(land, chunk, cap_px, factor):
+def blockwise_by_windows(land, block_size, cap_px, factor):
     """The pipeline's way: each core's distances from the window :func:`distance_window` picks."""
     coarse = CoarseLand(factor, *cell_summary(land, factor))
     height, width = land.shape
     out = np.full(land.shape, np.nan, dtype=np.float32)
     skipped = 0
-    for r0 in range(0, height, chunk):
-        for c0 in range(0, width, chunk):
-            core = Window(c0, r0, min(chunk, width - c0), min(chunk, height - r0))
+    for r0 in range(0, height, block_size):
+        for c0 in range(0, width, block_size):
+            core = Window(c0, r0, min(block_size, width - c0), min(block_size, height - r0))
             target = (slice(r0, r0 + core.height), slice(c0, c0 + core.width))
             window = distance_window(coarse, core, cap_px, height, width)
             if window is None:
@@ -125,10 +125,10 @@ def stress_masks():
 
 
 @pytest.mark.parametrize("name", list(stress_masks()))
-@pytest.mark.parametrize("chunk, cap_px, factor", [(32, 40, 8), (45, 23, 4), (64, 70, 16)])
-def test_distance_window_gives_the_dense_transform_up_to_the_cap(name, chunk, cap_px, factor):
+@pytest.mark.parametrize("block_size, cap_px, factor", [(32, 40, 8), (45, 23, 4), (64, 70, 16)])
+def test_distance_window_gives_the_dense_transform_up_to_the_cap(name, block_size, cap_px, factor):
     land = stress_masks()[name]
-    result, _ = chunked_by_windows(land, chunk, cap_px, factor)
+    result, _ = blockwise_by_windows(land, block_size, cap_px, factor)
     cap_km = np.float32(cap_px * 0.01)
     expected = np.minimum(distance_to_land_km(land), cap_km) if land.any() else np.full(land.shape, cap_km)
     np.testing.assert_array_equal(result, expected)
@@ -146,7 +146,7 @@ def test_distance_window_is_far_smaller_than_the_halo_and_skips_open_sea():
     assert window.col_off < 40  # it reaches the coast
     far = Window(800, 500, 200, 200)
     assert distance_window(coarse, far, cap, *land.shape) is None
-    result, skipped = chunked_by_windows(land, 200, cap, 16)
+    result, skipped = blockwise_by_windows(land, 200, cap, 16)
     assert skipped >= 6 * 2  # the two columns of blocks beyond the cap
     np.testing.assert_array_equal(result, np.minimum(distance_to_land_km(land), np.float32(cap * 0.01)))
 

@@ -25,7 +25,7 @@ from xtgeo.scene import prepared
 from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
 from xtgeo.synth import make_dataset
 
-HEIGHT, WIDTH, CHUNK = 300, 260, 64
+HEIGHT, WIDTH, BLOCK = 300, 260, 64
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def scenes(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prep(scenes, client, tmp_path_factory):
     out = tmp_path_factory.mktemp("prep")
-    report = run_preprocess(scenes, out, scenes / "labels.csv", client=client, chunk=CHUNK)
+    report = run_preprocess(scenes, out, scenes / "labels.csv", client=client, block_size=BLOCK)
     return out, report
 
 
@@ -95,7 +95,7 @@ def test_bands_georeferencing_and_shoreline_are_right(scenes, prep):
 
         # shoreline: the official tracing of the land band, and what `score` measures at sea
         contours = read_shoreline(prepared.shoreline_path(out, sid))
-        reference = land_contours(land, block=CHUNK)
+        reference = land_contours(land, block=BLOCK)
         assert len(contours) == len(reference) > 0
         assert all(np.array_equal(a, b) for a, b in zip(contours, reference))
         sea = np.argwhere(~land)[::97]
@@ -127,7 +127,7 @@ def test_labels_outside_their_scene_or_of_other_scenes_are_reported(scenes, clie
     other = source.iloc[[1]].assign(scene_id="not-a-scene")
     labels = tmp_path / "labels.csv"
     pd.concat([source, outside, other]).to_csv(labels, index=False)
-    report = run_preprocess(scenes, tmp_path / "prep", labels, client=client, chunk=4096)
+    report = run_preprocess(scenes, tmp_path / "prep", labels, client=client, block_size=4096)
     assert report.labels.written == len(source)
     assert list(report.labels.outside["detect_scene_row"]) == [HEIGHT + 5]
     assert report.labels.unknown_scene_rows == 1
@@ -141,18 +141,18 @@ def test_bad_labels_fail_before_any_work(scenes, client, tmp_path):
     assert not (tmp_path / "prep").exists() or not any((tmp_path / "prep").iterdir())
 
 
-def test_chunked_equals_unchunked_with_a_small_cap(scenes, client, tmp_path):
+def test_blockwise_equals_whole_with_a_small_cap(scenes, client, tmp_path):
     cap = 25  # 250 m: far smaller than the scene, so the cap and the halo both matter
-    run_preprocess(scenes, tmp_path / "chunked", client=client, chunk=48, cap_px=cap)
-    run_preprocess(scenes, tmp_path / "whole", client=client, chunk=4096, cap_px=cap)
+    run_preprocess(scenes, tmp_path / "blockwise", client=client, block_size=48, cap_px=cap)
+    run_preprocess(scenes, tmp_path / "whole", client=client, block_size=4096, cap_px=cap)
     for sid in scene_ids(scenes):
-        chunked = prepared.read_bands(tmp_path / "chunked", sid)
+        blockwise = prepared.read_bands(tmp_path / "blockwise", sid)
         whole = prepared.read_bands(tmp_path / "whole", sid)
         for name in prepared.BANDS[:-1]:
-            np.testing.assert_array_equal(chunked[name], whole[name], err_msg=name)
+            np.testing.assert_array_equal(blockwise[name], whole[name], err_msg=name)
         # bilinear bathymetry: GDAL's float32 interpolation may differ in the last bit between windows
-        np.testing.assert_allclose(chunked["bathymetry_m"], whole["bathymetry_m"], rtol=1e-6)
-        assert chunked["shore_km"].max() == np.float32(0.25)
+        np.testing.assert_allclose(blockwise["bathymetry_m"], whole["bathymetry_m"], rtol=1e-6)
+        assert blockwise["shore_km"].max() == np.float32(0.25)
         land = whole["land"].astype(bool)
         np.testing.assert_allclose(whole["shore_km"], np.minimum(distance_to_land_km(land), 0.25), atol=1e-6)
 
@@ -161,19 +161,19 @@ def test_rerun_skips_overwrite_and_changed_sources_redo(scenes, client, tmp_path
     work = tmp_path / "scenes"
     shutil.copytree(scenes, work)
     out = tmp_path / "prep"
-    first = run_preprocess(work, out, client=client, chunk=128)
+    first = run_preprocess(work, out, client=client, block_size=128)
     assert {o.status for o in first.outcomes} == {"done"}
     sid = scene_ids(work)[0]
     tif = out / sid / prepared.SCENE_FILE
     stamp = tif.stat().st_mtime_ns
-    again = run_preprocess(work, out, client=client, chunk=128)
+    again = run_preprocess(work, out, client=client, block_size=128)
     assert {o.status for o in again.outcomes} == {"skipped"}
     assert tif.stat().st_mtime_ns == stamp
     os.utime(work / sid / "VV_dB.tif")  # a changed source is redone, the other scene skipped
-    changed = run_preprocess(work, out, client=client, chunk=128)
+    changed = run_preprocess(work, out, client=client, block_size=128)
     assert {o.scene_id: o.status for o in changed.outcomes}[sid] == "done"
     assert sorted(o.status for o in changed.outcomes) == ["done", "skipped"]
-    forced = run_preprocess(work, out, client=client, chunk=128, overwrite=True)
+    forced = run_preprocess(work, out, client=client, block_size=128, overwrite=True)
     assert {o.status for o in forced.outcomes} == {"done"}
 
 
@@ -207,7 +207,7 @@ def test_each_bad_scene_is_reported_while_good_scenes_finish(scenes, tmp_path):
         break_scene(bad, how)
     result = subprocess.run(
         [sys.executable, "-c", "import cli; cli.main()", "preprocess", str(work), "--out", str(tmp_path / "prep"),
-         "--workers", "1", "--chunk", "128"],
+         "--workers", "1", "--block-size", "128"],
         capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "250"},
     )
     assert result.returncode == 1, result.stderr
@@ -223,7 +223,7 @@ def test_each_bad_scene_is_reported_while_good_scenes_finish(scenes, tmp_path):
 def test_killed_run_leaves_nothing_mistaken_for_complete_and_rerun_recovers(scenes, client, tmp_path):
     out = tmp_path / "prep"
     command = [sys.executable, "-c", "import cli; cli.main()", "preprocess", str(scenes), "--out", str(out),
-               "--workers", "1", "--chunk", "32"]
+               "--workers", "1", "--block-size", "32"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -238,10 +238,10 @@ def test_killed_run_leaves_nothing_mistaken_for_complete_and_rerun_recovers(scen
     for sid in ids:  # whatever claims to be complete really is
         if prepared.is_complete(out, sid):
             assert prepared.read_bands(out, sid)["valid"].any()
-    report = run_preprocess(scenes, out, client=client, chunk=CHUNK)
+    report = run_preprocess(scenes, out, client=client, block_size=BLOCK)
     assert not report.failed
     assert not any(is_temporary(p) for p in out.iterdir())
-    reference = run_preprocess(scenes, tmp_path / "reference", client=client, chunk=CHUNK)
+    reference = run_preprocess(scenes, tmp_path / "reference", client=client, block_size=BLOCK)
     assert not reference.failed
     for sid in ids:
         assert prepared.is_complete(out, sid)
@@ -252,8 +252,8 @@ def test_killed_run_leaves_nothing_mistaken_for_complete_and_rerun_recovers(scen
 
 def test_tile_appended_scene_equals_the_gdal_written_one(synth_dataset, client, tmp_path):
     """Tile-aligned blocks (workers compress and append their tiles) give the same GeoTIFF content."""
-    appended = run_preprocess(synth_dataset, tmp_path / "appended", client=client, chunk=prepared.TILE)
-    written = run_preprocess(synth_dataset, tmp_path / "written", client=client, chunk=384)
+    appended = run_preprocess(synth_dataset, tmp_path / "appended", client=client, block_size=prepared.TILE)
+    written = run_preprocess(synth_dataset, tmp_path / "written", client=client, block_size=384)
     assert not appended.failed and not written.failed
     for sid in scene_ids(synth_dataset):
         tif = tmp_path / "appended" / sid / prepared.SCENE_FILE

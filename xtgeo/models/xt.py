@@ -64,7 +64,7 @@ class XT(nn.Module):
         """``torch.compile`` the region backbone and the decoder, the stages that run per pixel.
 
         The loops over region micro-batches and decoder bands stay in Python, so every compiled
-        call sees the same few shapes and compiles once per tile size. ``options`` go to
+        call sees the same few shapes and compiles once per window size. ``options`` go to
         ``torch.compile``.
         """
         self.encoder.body.compile(**options)

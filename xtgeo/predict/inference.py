@@ -1,8 +1,8 @@
-"""Whole-scene inference: prefetched tile batches → xT model → blended full-scene maps.
+"""Whole-scene inference: prefetched window batches → xT model → blended full-scene maps.
 
-``read_tile(tile) -> (x, valid)`` supplies one tile's model input, float32 (C, h, w), and its
+``read_window(window) -> (x, valid)`` supplies one window's model input, float32 (C, h, w), and its
 validity mask, bool (h, w); it is called from reader threads (give each thread its own file
-handle). Tiles without any valid pixel are skipped. Imports only numpy and torch.
+handle). Windows without any valid pixel are skipped. Imports only numpy and torch.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import numpy as np
 import torch
 
 from xtgeo.errors import XtgeoError
-from xtgeo.predict.tiling import HEADS, SceneMaps, Tile, TileGrid
+from xtgeo.predict.windows import HEADS, GridWindow, SceneMaps, WindowGrid
 
 T = TypeVar("T")
 R = TypeVar("R")
-TileReader = Callable[[Tile], tuple[np.ndarray, np.ndarray]]
+WindowReader = Callable[[GridWindow], tuple[np.ndarray, np.ndarray]]
 PROBABILITY_HEADS = ("center", "vessel", "fishing")
 
 
@@ -47,29 +47,29 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-class TileBatch:
-    """Tiles read together: their model input (B, C, h, w) and validity (B, h, w) as tensors."""
+class WindowBatch:
+    """Windows read together: their model input (B, C, h, w) and validity (B, h, w) as tensors."""
 
-    def __init__(self, tiles: list[Tile], x: torch.Tensor, valid: torch.Tensor):
-        self.tiles, self.x, self.valid = tiles, x, valid
+    def __init__(self, windows: list[GridWindow], x: torch.Tensor, valid: torch.Tensor):
+        self.windows, self.x, self.valid = windows, x, valid
 
 
-def read_batch(tiles: list[Tile], read_tile: TileReader, pin: bool) -> TileBatch:
-    """Read tiles, drop those with no valid pixel, stack the rest (pinned for fast copies to a GPU)."""
+def read_batch(windows: list[GridWindow], read_window: WindowReader, pin: bool) -> WindowBatch:
+    """Read windows, drop those with no valid pixel, stack the rest (pinned for fast copies to a GPU)."""
     kept, xs, valids = [], [], []
-    for tile in tiles:
-        x, valid = read_tile(tile)
+    for window in windows:
+        x, valid = read_window(window)
         if valid.any():
-            kept.append(tile)
+            kept.append(window)
             xs.append(x)
             valids.append(valid)
     if not kept:
-        return TileBatch([], torch.empty(0), torch.empty(0))
-    stack = (lambda arrays: arrays[0][None]) if len(kept) == 1 else np.stack  # one tile: no copy
+        return WindowBatch([], torch.empty(0), torch.empty(0))
+    stack = (lambda arrays: arrays[0][None]) if len(kept) == 1 else np.stack  # one window: no copy
     x, valid = torch.from_numpy(stack(xs)), torch.from_numpy(stack(valids))
     if pin:
         x, valid = x.pin_memory(), valid.pin_memory()
-    return TileBatch(kept, x, valid)
+    return WindowBatch(kept, x, valid)
 
 
 def head_outputs(raw: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -82,10 +82,10 @@ def head_outputs(raw: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str,
 
 
 class Predictor:
-    """Runs a model over tile batches on one device, halving the batch on GPU out-of-memory.
+    """Runs a model over window batches on one device, halving the batch on GPU out-of-memory.
 
     ``compile_model`` applies ``torch.compile`` to the model's per-pixel stages (an :class:`~xtgeo.models.XT`):
-    the first tile then takes a one-time compilation, later tiles run faster.
+    the first window then takes a one-time compilation, later windows run faster.
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device | str, batch_size: int = 1,
@@ -97,7 +97,7 @@ class Predictor:
         self.batch_size = max(int(batch_size), 1)
         self.autocast = self.device.type == "cuda"
         if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # every tile has the same shape
+            torch.backends.cudnn.benchmark = True  # every window has the same shape
 
     def _forward(self, x: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
         x = x.to(self.device, non_blocking=True)
@@ -105,27 +105,27 @@ class Predictor:
         with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
             return head_outputs(self.model(x), valid)
 
-    def forward(self, batch: TileBatch) -> Iterator[tuple[Tile, dict[str, torch.Tensor]]]:
-        """(tile, outputs) for every tile of the batch, in chunks of the current batch size."""
+    def forward(self, batch: WindowBatch) -> Iterator[tuple[GridWindow, dict[str, torch.Tensor]]]:
+        """(window, outputs) for every window of the batch, in chunks of the current batch size."""
         start = 0
-        while start < len(batch.tiles):
+        while start < len(batch.windows):
             stop = start + self.batch_size
             try:
                 out = self._forward(batch.x[start:stop], batch.valid[start:stop])
             except torch.OutOfMemoryError:
                 self._shrink(batch)
                 continue
-            for k, tile in enumerate(batch.tiles[start:stop]):
-                yield tile, {h: v[k] for h, v in out.items()}
+            for k, window in enumerate(batch.windows[start:stop]):
+                yield window, {h: v[k] for h, v in out.items()}
             start = stop
 
-    def _shrink(self, batch: TileBatch) -> None:
+    def _shrink(self, batch: WindowBatch) -> None:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         if self.batch_size == 1:
             h, w = batch.x.shape[-2:]
             raise XtgeoError(
-                f"out of memory on {self.device} with one {h}x{w} tile: use a smaller --tile-size "
+                f"out of memory on {self.device} with one {h}x{w} window: use a smaller --window-size "
                 "(e.g. half), a smaller region_batch in the model config, or --device cpu"
             )
         self.batch_size //= 2
@@ -133,23 +133,23 @@ class Predictor:
 
 def predict_maps(
     predictor: Predictor,
-    grid: TileGrid,
-    read_tile: TileReader,
+    grid: WindowGrid,
+    read_window: WindowReader,
     *,
     readers: int = 2,
-    on_tiles: Callable[[int], Any] | None = None,
+    on_windows: Callable[[int], Any] | None = None,
 ) -> SceneMaps:
-    """Blend the model's outputs over every tile of ``grid`` into :class:`SceneMaps` on its device.
+    """Blend the model's outputs over every window of ``grid`` into :class:`SceneMaps` on its device.
 
-    ``readers`` threads read tile batches ahead; ``on_tiles(n)`` is called after each batch of ``n`` tiles.
+    ``readers`` threads read window batches ahead; ``on_windows(n)`` is called after each batch of ``n`` windows.
     """
     maps = SceneMaps(grid, predictor.device)
     pin = predictor.device.type == "cuda"
-    tiles = batched(grid, predictor.batch_size)
-    for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_tile, pin), len(ts)), tiles, readers,
+    windows = batched(grid, predictor.batch_size)
+    for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_window, pin), len(ts)), windows, readers,
                                       readers + 1):
-        for tile, outputs in predictor.forward(batch):
-            maps.add(tile, outputs)
-        if on_tiles is not None:
-            on_tiles(chunk_size)
+        for window, outputs in predictor.forward(batch):
+            maps.add(window, outputs)
+        if on_windows is not None:
+            on_windows(chunk_size)
     return maps

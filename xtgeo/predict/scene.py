@@ -2,9 +2,9 @@
 
 :func:`load_model` rebuilds the model of a training checkpoint with its config. :func:`predict_scene`
 runs a :class:`~xtgeo.predict.inference.Predictor` over one :class:`~xtgeo.predict.sources.SceneSource`:
-overlapping tiles are read in background threads (:func:`tile_reader`; :func:`default_readers` of
+overlapping windows are read in background threads (:func:`window_reader`; :func:`default_readers` of
 them) and batched to the device (:mod:`xtgeo.predict.inference`), blended into float16 full-scene
-maps (:mod:`xtgeo.predict.tiling`), turned into detections (:mod:`xtgeo.predict.postprocess`) and
+maps (:mod:`xtgeo.predict.windows`), turned into detections (:mod:`xtgeo.predict.postprocess`) and
 georeferenced (:mod:`xtgeo.predict.detections`).
 """
 
@@ -26,16 +26,48 @@ from xtgeo.data.normalize import input_channels, model_input
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.models import build_model
 from xtgeo.predict.detections import detections_frame
-from xtgeo.predict.inference import Predictor, TileReader, predict_maps
+from xtgeo.predict.inference import Predictor, WindowReader, predict_maps
 from xtgeo.predict.postprocess import detections_from_maps
 from xtgeo.predict.sources import SceneSource
-from xtgeo.predict.tiling import SceneMaps, Tile, TileGrid
+from xtgeo.predict.windows import GridWindow, SceneMaps, WindowGrid, valid_overlap
 from xtgeo.train.checkpoint import load_checkpoint
 
-DEFAULT_TILE_SIZE = 4096
+DEFAULT_WINDOW_SIZE = 4096
 DEFAULT_OVERLAP = 512
 #: Checkpoint config overrides: pretrained backbone files are not needed (the weights are loaded).
 LOAD_OVERRIDES = ("model.region_encoder.pretrained_file=null",)
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How ``xtgeo predict`` runs (its flags); thresholds left None keep the checkpoint's."""
+
+    window_size: int = DEFAULT_WINDOW_SIZE  # side of the window the model sees whole, pixels
+    overlap: int = DEFAULT_OVERLAP  # of neighbouring windows, pixels (at most half a window)
+    batch: int = 1  # windows per forward pass (halved on GPU out-of-memory)
+    device: str = "auto"  # auto, cpu, cuda (every GPU) or cuda:N
+    readers: int | None = None  # window-reading threads per device; None: default_readers()
+    compile_model: bool = False  # torch.compile the per-pixel stages
+    center_threshold: float | None = None
+    nms_radius_px: int | None = None
+    vessel_threshold: float | None = None
+    fishing_threshold: float | None = None
+
+    def check(self) -> None:
+        """Raise :class:`XtgeoError` naming the flag of a value that cannot work."""
+        if self.batch < 1:
+            raise XtgeoError(f"--batch {self.batch}: must be at least 1")
+        if not valid_overlap(self.window_size, self.overlap):
+            raise XtgeoError(f"--overlap {self.overlap}: must be from 0 to at most half of --window-size "
+                             f"{self.window_size}")
+        if self.readers is not None and self.readers < 1:
+            raise XtgeoError(f"--readers {self.readers}: must be at least 1")
+
+    def overrides(self) -> tuple[str, ...]:
+        """``--set``-style overrides of the ``postprocess`` section for the thresholds that are given."""
+        values = {"center_threshold": self.center_threshold, "nms_radius_px": self.nms_radius_px,
+                  "vessel_threshold": self.vessel_threshold, "fishing_threshold": self.fishing_threshold}
+        return tuple(f"postprocess.{key}={value}" for key, value in values.items() if value is not None)
 
 
 @dataclass
@@ -45,7 +77,7 @@ class ScenePrediction:
     source: SceneSource
     detections: gpd.GeoDataFrame
     seconds: float
-    tiles_with_data: int
+    windows_with_data: int
     maps: SceneMaps | None = None
 
 
@@ -84,11 +116,6 @@ def _check_channels(path: Path, config: dict) -> None:
         )
 
 
-def threshold_overrides(**values: float | int | None) -> tuple[str, ...]:
-    """``--set``-style overrides of the ``postprocess`` section for the values that are given."""
-    return tuple(f"postprocess.{key}={value}" for key, value in values.items() if value is not None)
-
-
 def resolve_devices(device: str) -> list[torch.device]:
     """``auto`` → every GPU, else the CPU; ``cuda`` → every GPU; ``cuda:N`` or ``cpu`` → that one."""
     if device == "auto":
@@ -111,9 +138,9 @@ def resolve_devices(device: str) -> list[torch.device]:
 
 
 def default_readers(devices: list[torch.device]) -> int:
-    """Tile-reading threads per device when none are asked for.
+    """GridWindow-reading threads per device when none are asked for.
 
-    On GPUs, the CPU cores shared out among them, 4 to 16: a compiled model takes a 4096² tile
+    On GPUs, the CPU cores shared out among them, 4 to 16: a compiled model takes a 4096² window
     in ~0.07 s, while one thread needs ~0.5 s to decode and normalise it. On the CPU, 2: the
     model needs the cores.
     """
@@ -122,19 +149,20 @@ def default_readers(devices: list[torch.device]) -> int:
     return max(4, min(16, (os.cpu_count() or 4) // len(devices)))
 
 
-def tile_reader(source: SceneSource, config: Config) -> TileReader:
-    """Reads one tile of ``source`` as the model's input and its validity mask (thread-safe)."""
+def window_reader(source: SceneSource, config: Config) -> WindowReader:
+    """Reads one window of ``source`` as the model's input and its validity mask (thread-safe)."""
 
-    def read_tile(tile: Tile) -> tuple[np.ndarray, np.ndarray]:
-        bands = source.read_bands(tile)
+    def read_window(window: GridWindow) -> tuple[np.ndarray, np.ndarray]:
+        bands = source.read_bands(window)
         return model_input(bands, config), bands["valid"]
 
-    return read_tile
+    return read_window
 
 
-def scene_tiles(source: SceneSource, tile_size: int = DEFAULT_TILE_SIZE, overlap: int = DEFAULT_OVERLAP) -> TileGrid:
-    """The overlapping tiles that cover ``source``."""
-    return TileGrid(source.scene.height, source.scene.width, tile_size, overlap)
+def scene_windows(source: SceneSource, window_size: int = DEFAULT_WINDOW_SIZE,
+                  overlap: int = DEFAULT_OVERLAP) -> WindowGrid:
+    """The overlapping windows that cover ``source``."""
+    return WindowGrid(source.scene.height, source.scene.width, window_size, overlap)
 
 
 def predict_scene(
@@ -142,24 +170,24 @@ def predict_scene(
     predictor: Predictor,
     config: Config,
     *,
-    tile_size: int = DEFAULT_TILE_SIZE,
+    window_size: int = DEFAULT_WINDOW_SIZE,
     overlap: int = DEFAULT_OVERLAP,
     readers: int = 2,
     keep_maps: bool = False,
-    on_tiles: Callable[[int], Any] | None = None,
+    on_windows: Callable[[int], Any] | None = None,
 ) -> ScenePrediction:
     """Detect vessels in one scene with a ready :class:`~xtgeo.predict.inference.Predictor`.
 
-    ``readers`` threads read tiles ahead; ``on_tiles(n)`` is called as tiles are done (of the
-    ``len(scene_tiles(...))`` in all); ``keep_maps`` keeps the blended maps in the result.
+    ``readers`` threads read windows ahead; ``on_windows(n)`` is called as windows are done (of the
+    ``len(scene_windows(...))`` in all); ``keep_maps`` keeps the blended maps in the result.
     """
     start = time.perf_counter()
     scene = source.scene
-    maps = predict_maps(predictor, scene_tiles(source, tile_size, overlap), tile_reader(source, config),
-                        readers=readers, on_tiles=on_tiles)
+    maps = predict_maps(predictor, scene_windows(source, window_size, overlap), window_reader(source, config),
+                        readers=readers, on_windows=on_windows)
     found = detections_from_maps(maps.maps, config.postprocess)
     frame = detections_frame(
         found, scene.scene_id, scene.transform, scene.crs,
         source.distance_to_shore_km(found["detect_scene_row"], found["detect_scene_column"]),
     )
-    return ScenePrediction(source, frame, time.perf_counter() - start, maps.tiles_added, maps if keep_maps else None)
+    return ScenePrediction(source, frame, time.perf_counter() - start, maps.windows_added, maps if keep_maps else None)

@@ -1,4 +1,4 @@
-"""Scenes to predict on: found under a path, read tile by tile as ``vv_db, vh_db, valid`` bands.
+"""Scenes to predict on: found under a path, read window by window as ``vv_db, vh_db, valid`` bands.
 
 A path may be a raw scene (folder, ``VV_dB.tif`` or 2-band GeoTIFF, via :func:`xtgeo.scene.open_scene`),
 a preprocessed scene (``PREP_DIR/<scene_id>/`` or its ``scene.tif``, :mod:`xtgeo.scene.prepared`), or a
@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from xtgeo.atomic import is_temporary
 from xtgeo.errors import SceneError
-from xtgeo.predict.tiling import Tile
+from xtgeo.predict.windows import GridWindow
 from xtgeo.scene import prepared
 from xtgeo.scene.raw import DEFAULT_NODATA, VV_FILE, BandRef, Scene, open_scene, valid_pixels
 from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
@@ -37,9 +37,9 @@ class SceneSource:
     def scene_id(self) -> str:
         return self.scene.scene_id
 
-    def read_bands(self, tile: Tile) -> dict[str, np.ndarray]:
-        """``vv_db``, ``vh_db`` (float32) and ``valid`` (bool) of one tile (thread-safe: opens per call)."""
-        window = Window(tile.col, tile.row, tile.width, tile.height)
+    def read_bands(self, part: GridWindow) -> dict[str, np.ndarray]:
+        """``vv_db``, ``vh_db`` (float32) and ``valid`` (bool) of one window (thread-safe: opens per call)."""
+        window = Window(part.col, part.row, part.width, part.height)
         refs = {"vv_db": self.scene.vv, "vh_db": self.scene.vh}
         if self.valid is not None:
             refs["valid"] = self.valid
@@ -51,7 +51,8 @@ class SceneSource:
                     data = src.read([refs[n].index for n in names], window=window, out_dtype=np.float32)
                 bands.update(zip(names, data))
         except RasterioError as err:
-            raise SceneError(f"{self.scene.root}: cannot read tile at row {tile.row}, col {tile.col} ({err})") from None
+            where = f"the window at row {part.row}, col {part.col}"
+            raise SceneError(f"{self.scene.root}: cannot read {where} ({err})") from None
         vv, vh = bands["vv_db"], bands["vh_db"]
         valid = valid_pixels(vv, vh, self.scene.nodata)
         if self.valid is not None:  # a prepared scene: its own validity (nodata there is 0 dB)

@@ -1,13 +1,16 @@
-"""Sliding-window tiling of a whole scene, smooth blending weights, and full-scene output maps.
+"""Overlapping inference windows over a whole scene, smooth blending weights, full-scene output maps.
 
-A :class:`TileGrid` covers an (H, W) scene with equal-sized tiles that overlap by ``overlap``
-pixels; the last tile of each row/column is moved back to end exactly at the scene edge, so the
-edges are covered by full tiles. Each tile's outputs are weighted by a raised-cosine window that
+A :class:`WindowGrid` covers an (H, W) scene with equal-sized windows that overlap by ``overlap``
+pixels; the last window of each row/column is moved back to end exactly at the scene edge, so the
+edges are covered by full windows. Each window's outputs are weighted by a raised-cosine taper that
 ramps over the overlap on its inner sides (flat at scene edges). The windows are separable and the
 grid is a product of row and column positions, so the normalisation (sum of all windows) is
 separable too: the normalised weights are precomputed per axis and the blended maps are built by
 plain accumulation, without a weight-sum map. Maps are kept in float16 (no float32 stack); the
-overlap is at most half a tile, so a pixel sums at most 3 × 3 contributions.
+overlap is at most half a window, so a pixel sums at most 3 × 3 contributions.
+
+Words: a *window* is the piece of a scene the model sees whole (``--window-size``); a *tile* is
+GeoTIFF storage (:data:`xtgeo.scene.prepared.TILE`).
 Imports only numpy and torch (runs on a GPU machine without the geospatial stack).
 """
 
@@ -25,8 +28,8 @@ MAP_DTYPE = torch.float16
 
 
 @dataclass(frozen=True)
-class Tile:
-    """One tile: its top-left pixel, size, and its position (i, j) in the grid."""
+class GridWindow:
+    """One window: its top-left pixel, size, and its position (i, j) in the grid."""
 
     row: int
     col: int
@@ -37,7 +40,7 @@ class Tile:
 
     @property
     def slices(self) -> tuple[slice, slice]:
-        """Row and column slices of the tile in the scene."""
+        """Row and column slices of the window in the scene."""
         return slice(self.row, self.row + self.height), slice(self.col, self.col + self.width)
 
 
@@ -49,9 +52,9 @@ def axis_starts(size: int, length: int, stride: int) -> list[int]:
     return starts
 
 
-def valid_tiling(tile_size: int, overlap: int) -> bool:
-    """Whether tiles of ``tile_size`` can overlap by ``overlap``: at least 2 px, overlap 0 to half a tile."""
-    return tile_size >= 2 and 0 <= 2 * overlap <= tile_size
+def valid_overlap(window_size: int, overlap: int) -> bool:
+    """Whether windows of ``window_size`` can overlap by ``overlap``: at least 2 px, overlap 0 to half a window."""
+    return window_size >= 2 and 0 <= 2 * overlap <= window_size
 
 
 def ramp(overlap: int) -> np.ndarray:
@@ -65,7 +68,7 @@ def axis_weights(size: int, starts: list[int], length: int, overlap: int) -> lis
     raw = []
     for start in starts:
         w = np.ones(length, dtype=np.float64)
-        n = min(overlap, length // 2)  # scenes smaller than a tile
+        n = min(overlap, length // 2)  # scenes smaller than a window
         if n > 0 and start > 0:
             w[:n] = ramp(n)
         if n > 0 and start + length < size:
@@ -78,12 +81,12 @@ def axis_weights(size: int, starts: list[int], length: int, overlap: int) -> lis
 
 
 @dataclass(frozen=True)
-class TileGrid:
-    """Overlapping tiles covering an (H, W) scene, and their normalised blending weights."""
+class WindowGrid:
+    """Overlapping windows covering an (H, W) scene, and their normalised blending weights."""
 
     height: int
     width: int
-    tile_size: int
+    window_size: int
     overlap: int
     row_starts: list[int] = field(init=False, repr=False)
     col_starts: list[int] = field(init=False, repr=False)
@@ -91,62 +94,62 @@ class TileGrid:
     def __post_init__(self) -> None:
         if self.height < 1 or self.width < 1:
             raise ValueError(f"scene size must be positive, got {self.height} x {self.width}")
-        if not valid_tiling(self.tile_size, self.overlap):
-            raise ValueError(f"need 0 <= overlap <= tile_size / 2, got tile {self.tile_size}, overlap {self.overlap}")
-        stride = self.tile_size - self.overlap
-        object.__setattr__(self, "row_starts", axis_starts(self.height, self.tile_height, stride))
-        object.__setattr__(self, "col_starts", axis_starts(self.width, self.tile_width, stride))
+        if not valid_overlap(self.window_size, self.overlap):
+            raise ValueError(f"need 0 <= overlap <= window_size / 2, got {self.window_size}, overlap {self.overlap}")
+        stride = self.window_size - self.overlap
+        object.__setattr__(self, "row_starts", axis_starts(self.height, self.window_height, stride))
+        object.__setattr__(self, "col_starts", axis_starts(self.width, self.window_width, stride))
 
     @property
-    def tile_height(self) -> int:
-        return min(self.tile_size, self.height)
+    def window_height(self) -> int:
+        return min(self.window_size, self.height)
 
     @property
-    def tile_width(self) -> int:
-        return min(self.tile_size, self.width)
+    def window_width(self) -> int:
+        return min(self.window_size, self.width)
 
     def __len__(self) -> int:
         return len(self.row_starts) * len(self.col_starts)
 
-    def __iter__(self) -> Iterator[Tile]:
+    def __iter__(self) -> Iterator[GridWindow]:
         for i, row in enumerate(self.row_starts):
             for j, col in enumerate(self.col_starts):
-                yield Tile(row, col, self.tile_height, self.tile_width, i, j)
+                yield GridWindow(row, col, self.window_height, self.window_width, i, j)
 
     def row_weights(self) -> list[np.ndarray]:
-        return axis_weights(self.height, self.row_starts, self.tile_height, self.overlap)
+        return axis_weights(self.height, self.row_starts, self.window_height, self.overlap)
 
     def col_weights(self) -> list[np.ndarray]:
-        return axis_weights(self.width, self.col_starts, self.tile_width, self.overlap)
+        return axis_weights(self.width, self.col_starts, self.window_width, self.overlap)
 
 
 class SceneMaps:
-    """Full-scene float16 maps of every head, filled tile by tile with blending weights.
+    """Full-scene float16 maps of every head, filled window by window with blending weights.
 
     ``center``, ``vessel`` and ``fishing`` hold probabilities, ``length`` metres. The maps live on
     ``device`` (the model's device), so that post-processing need not move them.
     """
 
-    def __init__(self, grid: TileGrid, device: torch.device | str = "cpu", heads: tuple[str, ...] = HEADS):
+    def __init__(self, grid: WindowGrid, device: torch.device | str = "cpu", heads: tuple[str, ...] = HEADS):
         self.grid = grid
         self.device = torch.device(device)
         self.maps = {h: torch.zeros(grid.height, grid.width, dtype=MAP_DTYPE, device=self.device) for h in heads}
         self._row_w = [torch.from_numpy(w).to(self.device) for w in grid.row_weights()]
         self._col_w = [torch.from_numpy(w).to(self.device) for w in grid.col_weights()]
-        self.tiles_added = 0
+        self.windows_added = 0
 
-    def weight(self, tile: Tile) -> torch.Tensor:
-        """The tile's normalised blending weight, (h, w) float32 on the maps' device."""
-        return self._row_w[tile.i][:, None] * self._col_w[tile.j][None, :]
+    def weight(self, window: GridWindow) -> torch.Tensor:
+        """The window's normalised blending weight, (h, w) float32 on the maps' device."""
+        return self._row_w[window.i][:, None] * self._col_w[window.j][None, :]
 
-    def add(self, tile: Tile, outputs: Mapping[str, torch.Tensor]) -> None:
-        """Blend one tile's (h, w) outputs (already probabilities / metres) into the maps."""
-        weight = self.weight(tile)
-        rows, cols = tile.slices
+    def add(self, window: GridWindow, outputs: Mapping[str, torch.Tensor]) -> None:
+        """Blend one window's (h, w) outputs (already probabilities / metres) into the maps."""
+        weight = self.weight(window)
+        rows, cols = window.slices
         for head, target in self.maps.items():
             value = outputs[head].to(self.device, torch.float32)
             target[rows, cols] += (value * weight).to(MAP_DTYPE)
-        self.tiles_added += 1
+        self.windows_added += 1
 
     def __getitem__(self, head: str) -> torch.Tensor:
         return self.maps[head]

@@ -130,12 +130,12 @@ class Block:
     tiles: tuple[np.ndarray, np.ndarray] | None = None
 
 
-def block_windows(height: int, width: int, chunk: int) -> list[Window]:
-    """Windows of ``chunk`` × ``chunk`` pixels (smaller at the right and bottom) tiling the grid."""
+def block_windows(height: int, width: int, block_size: int) -> list[Window]:
+    """Windows of ``block_size`` × ``block_size`` pixels (smaller at the right and bottom) tiling the grid."""
     return [
-        Window(c0, r0, min(chunk, width - c0), min(chunk, height - r0))
-        for r0 in range(0, height, chunk)
-        for c0 in range(0, width, chunk)
+        Window(c0, r0, min(block_size, width - c0), min(block_size, height - r0))
+        for r0 in range(0, height, block_size)
+        for c0 in range(0, width, block_size)
     ]
 
 

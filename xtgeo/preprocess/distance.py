@@ -1,14 +1,14 @@
-"""Distance to shore, chunk by chunk, exact up to a cap.
+"""Distance to shore, block by block, exact up to a cap.
 
-A chunk (the *core*) is processed together with the land of a window around it. A Euclidean
+A block (the *core*) is processed together with the land of a window around it. A Euclidean
 distance transform of that window's land mask gives, for every core pixel whose nearest land pixel
 lies inside the window, exactly the distance of a transform of the whole scene: land outside the
-window can only be farther. Pixels farther than ``cap_px`` from all land get the cap. So each chunk
+window can only be farther. Pixels farther than ``cap_px`` from all land get the cap. So each block
 computes ``min(exact distance, cap)`` independently of the others; :data:`DEFAULT_CAP_PX` (2048 px,
 20.48 km at 10 m) meets the "exact to within 10 m up to at least 20 km" requirement.
 
 A halo of ``cap_px`` on every side (:func:`halo_window`) always holds the nearest land of every
-pixel closer than the cap, but costs up to 9× the chunk. :func:`distance_window` finds a much
+pixel closer than the cap, but costs up to 9× the block. :func:`distance_window` finds a much
 smaller window that is still exact, from a coarse grid of cells of ``f`` × ``f`` pixels that says
 which cells hold any land and which are all land (:class:`CoarseLand`). For a core cell ``A`` and a
 land cell ``B`` at cell offsets ``(di, dj)``, every pixel of ``A`` is at least
@@ -19,7 +19,7 @@ lies in a cell ``B`` with ``gap(A, B) <= R_A``; only *coastal* land cells need b
 nearest land pixel of a sea pixel touches sea along a row or column, so it cannot lie in an
 all-land cell whose four neighbours are all land). The window is the bounding box of the core and
 of every such relevant cell: it holds the nearest land of every core pixel closer than the cap, and
-only real land, so the transform inside it is exact. A chunk with no land in it and no relevant
+only real land, so the transform inside it is exact. A block with no land in it and no relevant
 cell is at least the cap from land everywhere and needs no transform at all (``None``).
 
 Transforms use the ``edt`` package (squared distances in float32, exact integers below 2**24, so
@@ -38,7 +38,7 @@ from scipy import ndimage
 
 from xtgeo.schema import PIXEL_SIZE_M
 
-#: Default cap (and halo) of the chunked distance transform, pixels: 20.48 km at 10 m.
+#: Default cap (and halo) of the blockwise distance transform, pixels: 20.48 km at 10 m.
 DEFAULT_CAP_PX = 2048
 #: Side of the coarse cells that bound distances, pixels.
 COARSE_FACTOR = 32

@@ -41,7 +41,7 @@ from xtgeo.scene.shoreline import write_shoreline
 from xtgeo.schema import read_labels
 
 #: Default block side, pixels (a multiple of the output tile).
-DEFAULT_CHUNK = 2048
+DEFAULT_BLOCK_SIZE = 2048
 #: Memory a worker needs for one default block (its halo, distance transform, bands), bytes.
 WORKER_MEMORY = 1.5 * 2**30
 #: Environment of LocalCluster workers: blocks are read whole, once, so GDAL's block cache (5% of
@@ -159,9 +159,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
 class SceneJob:
     """A scene being written: its temporary folder, open GeoTIFF, contours and statistics so far."""
 
-    def __init__(self, scene: Scene, out: Path, chunk: int, cap_px: int, sources: dict[str, Any]):
+    def __init__(self, scene: Scene, out: Path, block_size: int, cap_px: int, sources: dict[str, Any]):
         self.scene, self.out, self.cap_px, self.sources = scene, out, cap_px, sources
-        self.windows = block_windows(scene.height, scene.width, chunk)
+        self.windows = block_windows(scene.height, scene.width, block_size)
         self.remaining = len(self.windows)
         self.coarse: Any = None  # the Dask future of the scene's coarse land cells
         self.contours: dict[tuple[int, int], list[np.ndarray]] = {}  # by block (row, col) offset
@@ -173,7 +173,7 @@ class SceneJob:
             self.folder = self._stack.enter_context(atomic_path(prepared.scene_dir(out, scene.scene_id)))
             self.folder.mkdir()
             grid = (self.folder / prepared.SCENE_FILE, scene.height, scene.width, scene.crs, scene.transform)
-            if chunk % prepared.TILE == 0:  # workers compress and append tiles; this process records them
+            if block_size % prepared.TILE == 0:  # workers compress and append tiles; this process records them
                 self.append_to: Path | None = grid[0]
                 self.writer = prepared.TileTable(*grid)
             else:
@@ -270,7 +270,7 @@ def run_preprocess(
     scheduler: str | None = None,
     client: Any = None,
     overwrite: bool = False,
-    chunk: int = DEFAULT_CHUNK,
+    block_size: int = DEFAULT_BLOCK_SIZE,
     cap_px: int = DEFAULT_CAP_PX,
     progress: PreprocessProgress | None = None,
 ) -> PreprocessReport:
@@ -282,8 +282,8 @@ def run_preprocess(
     of every block and scene as it finishes.
     """
     scenes_dir, out = Path(scenes_dir), Path(out)
-    if chunk < 16:
-        raise XtgeoError(f"--chunk must be at least 16 pixels, got {chunk}")
+    if block_size < 16:
+        raise XtgeoError(f"--block-size must be at least 16 pixels, got {block_size}")
     if cap_px < 1:
         raise XtgeoError(f"the shore-distance cap must be at least one pixel, got {cap_px}")
     folders = find_scene_folders(scenes_dir)
@@ -309,7 +309,7 @@ def run_preprocess(
         with contextlib.ExitStack() as stack:
             if client is None:
                 client = stack.enter_context(dask_client(workers, scheduler))
-            for outcome in _run_scenes(client, todo, out, chunk, cap_px, progress or PreprocessProgress()):
+            for outcome in _run_scenes(client, todo, out, block_size, cap_px, progress or PreprocessProgress()):
                 outcomes[outcome.scene_id] = outcome
 
     report = PreprocessReport([outcomes[k] for k in sorted(outcomes)])
@@ -319,7 +319,7 @@ def run_preprocess(
 
 
 def _run_scenes(
-    client: Any, todo: list[tuple[Scene, dict[str, Any]]], out: Path, chunk: int, cap_px: int,
+    client: Any, todo: list[tuple[Scene, dict[str, Any]]], out: Path, block_size: int, cap_px: int,
     progress: PreprocessProgress,
 ) -> Iterator[SceneOutcome]:
     """Run the blocks of all scenes on the cluster, at most two per worker thread in flight."""
@@ -331,7 +331,7 @@ def _run_scenes(
     in_flight: dict[Any, SceneJob] = {}
     failed: set[str] = set()
     running = as_completed()
-    progress.start(len(todo), sum(len(block_windows(s.height, s.width, chunk)) for s, _ in todo))
+    progress.start(len(todo), sum(len(block_windows(s.height, s.width, block_size)) for s, _ in todo))
 
     def fail(scene_id: str, message: str, job: SceneJob | None = None) -> SceneOutcome:
         failed.add(scene_id)
@@ -346,7 +346,7 @@ def _run_scenes(
             if not pending:
                 scene, sources = queue.popleft()
                 try:
-                    job = SceneJob(scene, out, chunk, cap_px, sources)
+                    job = SceneJob(scene, out, block_size, cap_px, sources)
                 except Exception as err:  # e.g. the output folder is not writable
                     yield fail(scene.scene_id, _error_text(err))
                     continue

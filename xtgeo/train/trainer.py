@@ -244,9 +244,9 @@ class Trainer:
         from xtgeo.scene.prepared import SHORELINE_DIR
 
         predictor = Predictor(self.model, self.device, self.cfg.train.batch_size)
-        tile = self.cfg.data.val_tile_size or self.cfg.data.crop_size
+        window = self.cfg.data.val_window_size or self.cfg.data.crop_size
         mine = [predict_scene(open_prepared_scene(self.data.scenes[i].path.parent), predictor, self.cfg,
-                              tile_size=tile, overlap=tile // 4).detections
+                              window_size=window, overlap=window // 4).detections
                 for i in self.data.val_ids[self.rank.rank :: self.rank.world]]
         frames = distributed.gather(mine)
         if not self.rank.main:

@@ -1,0 +1,56 @@
+"""Options shared by ``xtgeo`` commands, each defined once (as rasterio's ``rio/options.py``).
+
+A command declares ``name: SomeOption = default``; the flag, its help text and its checks come
+from here, so a flag means the same in every command that takes it. Help texts escape the ``[``
+of a hand-written ``[default: …]`` (rich markup would swallow it); options with a plain default
+show Typer's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def default(text: str) -> str:
+    """`` [default: text]`` as it survives rich markup in a help text."""
+    return rf" \[default: {text}]"
+
+
+# --- files and folders -----------------------------------------------------------------------
+Config = Annotated[Path, typer.Option("--config", "-c", help="Run config YAML (see configs/).")]
+Checkpoint = Annotated[Path, typer.Option("--checkpoint", help="Training checkpoint (.pt) of `xtgeo train`.")]
+PrepDir = Annotated[Path, typer.Option("--data", help="Preprocessed scenes folder PREP_DIR (of `xtgeo preprocess`).")]
+Quicklook = Annotated[Path | None, typer.Option(help="Also draw a PNG of the scene with detections by class.")]
+
+# --- Dask ------------------------------------------------------------------------------------
+Workers = Annotated[int | None, typer.Option(
+    min=1, help="Dask LocalCluster worker processes" + default("one per core, fewer if memory is short") + ".")]
+Scheduler = Annotated[str | None, typer.Option(
+    help="Address of a running Dask scheduler (e.g. tcp://host:8786) to use instead of a LocalCluster.")]
+
+# --- synthetic data --------------------------------------------------------------------------
+Seed = Annotated[int, typer.Option(help="Random seed: the same seed writes identical bytes.")]
+
+# --- prediction ------------------------------------------------------------------------------
+WindowSize = Annotated[int, typer.Option(
+    help="Side of the inference window in pixels: each window goes through xT whole.")]
+Overlap = Annotated[int, typer.Option(help="Overlap of neighbouring windows in pixels (at most half a window).")]
+Batch = Annotated[int, typer.Option(min=1, help="Windows per forward pass (halved on GPU out-of-memory).")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda (every GPU, one scene each) or cuda:N.")]
+Readers = Annotated[int | None, typer.Option(
+    min=1, help="Window-reading threads per device" + default("the CPU cores shared out per GPU, 4 to 16; 2 on the CPU")
+    + ".")]
+Compile = Annotated[bool, typer.Option(
+    "--compile/--no-compile", help="torch.compile the model: a one-time compilation (about a minute), then faster "
+    "windows; pays off from a few full scenes on a GPU.")]
+CenterThreshold = Annotated[float | None, typer.Option(
+    help="Centre probability a detection needs" + default("the checkpoint's") + ".")]
+NmsRadius = Annotated[int | None, typer.Option(
+    "--nms-radius", help="Minimum peak separation in pixels" + default("the checkpoint's") + ".")]
+VesselThreshold = Annotated[float | None, typer.Option(
+    help="Vessel probability for is_vessel" + default("the checkpoint's") + ".")]
+FishingThreshold = Annotated[float | None, typer.Option(
+    help="Fishing probability for is_fishing (of vessels)" + default("the checkpoint's") + ".")]
