@@ -7,6 +7,7 @@ fails on the user's input prints one line ``error: <file>: <problem>`` and exits
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -239,8 +240,19 @@ def demo(
     run(out, scenes=scenes, size=size, seed=seed)
 
 
+def show_library_messages() -> None:
+    """Print the library's INFO messages (e.g. the pretrained-weights report) to stderr as plain lines."""
+    logger = logging.getLogger("xtgeo")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning user errors into one line and exit status 1."""
+    show_library_messages()
     try:
         app(args=argv, prog_name="xtgeo")
     except XtgeoError as err:

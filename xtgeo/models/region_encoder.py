@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import timm
@@ -11,27 +10,14 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from xtgeo.errors import ConfigError
+from xtgeo.models.pretrained import load_verified, read_state_dict, resolve_weights
 from xtgeo.models.tokenize import RegionGrid, take_regions
 
 DEFAULT_BACKBONE = "swinv2_tiny_window8_256"
 
 
-def create_backbone(
-    name: str, in_chans: int, region_size: int, pretrained_file: str | None = None, **kwargs: Any
-) -> nn.Module:
-    """A timm ``features_only`` backbone for ``region_size`` inputs with ``in_chans`` channels.
-
-    Pretrained weights come only from the local file ``pretrained_file`` (through timm's
-    ``pretrained_cfg_overlay``, which also adapts the first layer to ``in_chans``). Backbones
-    with a fixed input size (Swin, ViT) are built for ``region_size``.
-    """
-    if not timm.is_model(name):
-        raise ConfigError(f"region_encoder.name: {name!r} is not a timm model")
-    if pretrained_file is not None and not Path(pretrained_file).is_file():
-        raise ConfigError(f"region_encoder.pretrained_file: {pretrained_file}: no such file")
-    options: dict[str, Any] = dict(features_only=True, in_chans=in_chans, **kwargs)
-    if pretrained_file is not None:
-        options.update(pretrained=True, pretrained_cfg_overlay=dict(file=str(pretrained_file)))
+def _timm_model(name: str, region_size: int, **options: Any) -> nn.Module:
+    """``timm.create_model``, built for ``region_size`` where the backbone has a fixed input size."""
     try:
         try:
             return timm.create_model(name, img_size=region_size, **options)
@@ -41,6 +27,32 @@ def create_backbone(
             return timm.create_model(name, **options)
     except (TypeError, ValueError, AssertionError, RuntimeError) as err:
         raise ConfigError(f"region_encoder: cannot build {name} for region_size {region_size}: {err}") from None
+
+
+def create_backbone(
+    name: str, in_chans: int, region_size: int, pretrained_file: str | None = None, **kwargs: Any
+) -> nn.Module:
+    """A timm ``features_only`` backbone for ``region_size`` inputs with ``in_chans`` channels.
+
+    Pretrained weights come only from this machine: ``pretrained_file`` is a file, a Hugging Face
+    cache folder or a name found in the local cache (:func:`xtgeo.models.pretrained.resolve_weights`).
+    They are loaded into the whole timm model and verified (:func:`~xtgeo.models.pretrained.load_verified`:
+    a file that fits poorly is refused, naming it), then handed to the features-only backbone.
+    Backbones with a fixed input size (Swin, ViT) are built for ``region_size``.
+    """
+    if not timm.is_model(name):
+        raise ConfigError(f"region_encoder.name: {name!r} is not a timm model")
+    options: dict[str, Any] = dict(in_chans=in_chans, **kwargs)
+    if pretrained_file is None:
+        return _timm_model(name, region_size, features_only=True, **options)
+    path = resolve_weights(pretrained_file)
+    whole = _timm_model(name, region_size, num_classes=0, **options)
+    load_verified(whole, read_state_dict(path), str(path), in_chans)
+    # timm's own loader moves the verified tensors into the features-only model (same names, same
+    # shapes, the input convolution already has in_chans channels)
+    verified = dict(state_dict=whole.state_dict(), input_size=(in_chans, *whole.pretrained_cfg["input_size"][1:]))
+    return _timm_model(name, region_size, features_only=True, pretrained=True, pretrained_cfg_overlay=verified,
+                       **options)
 
 
 class RegionEncoder(nn.Module):

@@ -30,12 +30,10 @@ from xtgeo.predict.inference import Predictor, WindowReader, predict_maps
 from xtgeo.predict.postprocess import detections_from_maps
 from xtgeo.predict.sources import SceneSource
 from xtgeo.predict.windows import GridWindow, SceneMaps, WindowGrid, valid_overlap
-from xtgeo.train.checkpoint import load_checkpoint
+from xtgeo.train.checkpoint import WEIGHTS_FROM_CHECKPOINT, load_checkpoint
 
 DEFAULT_WINDOW_SIZE = 4096
 DEFAULT_OVERLAP = 512
-#: Checkpoint config overrides: pretrained backbone files are not needed (the weights are loaded).
-LOAD_OVERRIDES = ("model.region_encoder.pretrained_file=null",)
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ def load_model(checkpoint: str | os.PathLike, overrides: tuple[str, ...] = ()) -
         raise XtgeoError(f"{path}: checkpoint has no config")
     _check_channels(path, ckpt["config"])
     try:
-        config = load_config(ckpt["config"], LOAD_OVERRIDES + tuple(overrides))
+        config = load_config(ckpt["config"], WEIGHTS_FROM_CHECKPOINT + tuple(overrides))
         model = build_model(config.model)
     except ConfigError as err:
         raise XtgeoError(f"{path}: {err}") from None

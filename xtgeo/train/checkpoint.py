@@ -23,6 +23,9 @@ from xtgeo.errors import XtgeoError
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
+#: Config overrides for a model whose weights come from a checkpoint: no pretrained backbone file is
+#: read (a resumed run or a prediction needs neither the file nor the folder it was in).
+WEIGHTS_FROM_CHECKPOINT = ("model.region_encoder.pretrained_file=null",)
 
 
 def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:

@@ -26,8 +26,16 @@ from xtgeo.data.samplers import TrainSampler, validation_items
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.models import build_model
 from xtgeo.models.heads import XVIEW3_MAPS as PARTS  # one loss part per model head
+from xtgeo.models.pretrained import resolve_weights
 from xtgeo.train import distributed
-from xtgeo.train.checkpoint import checkpoint_path, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from xtgeo.train.checkpoint import (
+    WEIGHTS_FROM_CHECKPOINT,
+    checkpoint_path,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from xtgeo.train.losses import xview3_loss
 from xtgeo.train.optim import build_optimizer
 from xtgeo.train.runlog import RunLog
@@ -87,6 +95,8 @@ def run_training(
         raise XtgeoError(
             f"{run_dir}: already holds a training run; pass --resume to continue it or choose another --out"
         )
+    if not resume and cfg.model["region_encoder"]["pretrained_file"] is not None:
+        resolve_weights(cfg.model["region_encoder"]["pretrained_file"])  # a missing file: before any process starts
     data = open_prepared(data_dir, cfg.data)  # fail on a bad data folder before any process starts
     if distributed.from_environment().main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +121,8 @@ def _train_process(cfg_dict: dict, data_dir: str, run_dir: str, max_steps: int |
     distributed.init_group(rank, device)
     try:
         shown = progress() if progress is not None and rank.main else None
-        trainer = Trainer(cfg, data or open_prepared(data_dir, cfg.data), Path(run_dir), rank, device, shown)
+        trainer = Trainer(cfg, data or open_prepared(data_dir, cfg.data), Path(run_dir), rank, device, shown,
+                          pretrained=not resume)
         trainer.fit(max_steps, resume)
     finally:
         distributed.close_group()
@@ -140,11 +151,13 @@ class Trainer:
     """The training loop of one process: steps, logs, checkpoints, validation."""
 
     def __init__(self, cfg: Config, data: PreparedData, run_dir: Path, rank: distributed.Rank, device: torch.device,
-                 progress: TrainProgress | None = None) -> None:
+                 progress: TrainProgress | None = None, pretrained: bool = True) -> None:
+        """``pretrained=False`` skips the backbone's pretrained file (a resumed run restores its weights)."""
         self.cfg, self.data, self.run_dir, self.rank, self.device = cfg, data, run_dir, rank, device
         self.progress = progress or TrainProgress()
         torch.manual_seed(cfg.seed)
-        self.model = build_model(cfg.model).to(device)
+        model_cfg = cfg.model if pretrained else load_config(cfg, WEIGHTS_FROM_CHECKPOINT).model
+        self.model = build_model(model_cfg).to(device)
         device_ids = [device.index] if device.type == "cuda" else None
         self.ddp = DistributedDataParallel(self.model, device_ids=device_ids) if rank.world > 1 else self.model
         self.optimizer, self.schedule = build_optimizer(self.model, cfg.train)
