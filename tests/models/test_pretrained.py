@@ -39,7 +39,8 @@ def weights(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("weights")
     torch.manual_seed(3)
     return {
-        "swin": _save(timm.create_model("swinv2_tiny_window8_256", img_size=64, **TINY_SWIN), root / "swin.safetensors"),
+        "swin": _save(timm.create_model("swinv2_tiny_window8_256", img_size=64, **TINY_SWIN),
+                      root / "swin.safetensors"),
         "wide_swin": _save(timm.create_model("swinv2_tiny_window8_256", img_size=64, **{**TINY_SWIN, "embed_dim": 24}),
                            root / "wide_swin.safetensors"),
         "convnext": _save(timm.create_model("test_convnext"), root / "convnext.safetensors"),
