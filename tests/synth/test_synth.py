@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import rasterio
 from rasterio.warp import transform as warp_transform
-from scipy import ndimage
+from scipy import ndimage, stats
 
 from tests.oracles import distance_to_land_km
 from tests.paths import REAL_LABELS
@@ -23,6 +23,7 @@ from xtgeo.synth import (
     COASTAL_BAND_KM,
     FISHING_DEPTH_M,
     PORT_REACH_KM,
+    REMOTE_COAST_KM,
     ROCK_ZONE_KM,
     make_dataset,
     make_scene,
@@ -34,10 +35,16 @@ from xtgeo.synth.terrain import HARBOUR_WALL_PX
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    """One scene made in-process, so tests can see its hidden context (land, lane, harbours).
+    """One scene made in-process, so tests can see its hidden context (land, lane, harbours, clutter).
 
-    Seed 12 at 2048 x 1024 has both outcomes of the anchorage rule (4 vessels, 4 non-vessels)."""
-    return make_scene(tmp_path_factory.mktemp("one"), height=2048, width=1024, seed=12)
+    Seed 13 at 2048 x 2048 has both outcomes of rule 3 (10 vessels at anchor, 5 clutter targets)."""
+    return make_scene(tmp_path_factory.mktemp("one"), height=2048, width=2048, seed=13)
+
+
+@pytest.fixture(scope="module")
+def land_km(scene) -> np.ndarray:
+    """Exact distance (km) from every pixel of ``scene`` to land, computed directly."""
+    return distance_to_land_km(scene.context.land)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +106,7 @@ def test_sar_looks_like_speckled_sea_and_brighter_land(scene):
     intensity = np.where(valid, 10 ** (vv / 10), 0.0)
     local_mean = ndimage.uniform_filter(intensity, 31)
     objects = np.zeros_like(land)
-    objects[scene.labels["detect_scene_row"], scene.labels["detect_scene_column"]] = True
+    objects[scene.objects["row"], scene.objects["col"]] = True  # labelled or clutter
     clean = ndimage.binary_erosion(sea, iterations=20) & ~ndimage.binary_dilation(objects, iterations=30)
     ratio = intensity[clean] / local_mean[clean]
     # gamma speckle with 4.4 looks: intensity coefficient of variation 1/sqrt(4.4) = 0.48
@@ -150,8 +157,8 @@ def test_shoreline_points_lie_on_the_land_sea_boundary(scene):
     assert len(set(map(tuple, points))) >= 0.99 * len(boundary)
 
 
-def test_distances_agree_with_a_direct_computation(scene):
-    edt = distance_to_land_km(scene.context.land)
+def test_distances_agree_with_a_direct_computation(scene, land_km):
+    edt = land_km
     labels = scene.labels
     direct = edt[labels["detect_scene_row"], labels["detect_scene_column"]]
     known = labels["distance_from_shore_km"] != UNKNOWN_SHORE_DISTANCE_KM
@@ -196,43 +203,95 @@ def _harbour_boxes(scene) -> np.ndarray:
     return boxes
 
 
-def test_anchorage_rule_is_decided_by_harbours_beyond_a_regions_reach(scene):
-    labels, context = scene.labels, scene.context
+def _in_band(scene, land_km: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Pixels 0.5-2 km from land outside every harbour structure: rule 3's coastal band."""
+    shore_km = land_km[rows, cols]
+    return ~_harbour_boxes(scene)[rows, cols] & (shore_km > ROCK_ZONE_KM) & (shore_km <= COASTAL_BAND_KM)
+
+
+def test_coastal_band_labels_and_clutter_are_decided_by_harbours_beyond_a_regions_reach(scene, land_km):
+    labels, context, clutter = scene.labels, scene.context, scene.clutter
     rows, cols = labels["detect_scene_row"].to_numpy(), labels["detect_scene_column"].to_numpy()
+    band = _in_band(scene, land_km, rows, cols)
+    clutter_rows, clutter_cols = clutter["row"].to_numpy(), clutter["col"].to_numpy()
+    assert band.sum() >= 5 and len(clutter) >= 5  # both outcomes occur here
+    assert _in_band(scene, land_km, clutter_rows, clutter_cols).all()
+    # clutter is drawn but in no label
+    assert len(labels) + len(clutter) == len(scene.objects)
+    offsets = (rows[None, :] - clutter_rows[:, None], cols[None, :] - clutter_cols[:, None])
+    nearest_label = np.hypot(*offsets).min(axis=1)
+    assert (nearest_label > 10).all()
+    # every labelled band object is at anchor (a vessel, or is_vessel unknown; never fishing), a harbour
+    # 7.5-9 km away; every clutter target is 11 km or more from every harbour pixel
+    assert labels["is_vessel"].astype("boolean")[band].fillna(True).all()
+    assert not labels["is_fishing"].astype("boolean")[band].fillna(False).any()
     boxes = _harbour_boxes(scene)
-    shore_km = distance_to_land_km(context.land)[rows, cols]
-    harbour_km = ndimage.distance_transform_edt(~boxes)[rows, cols] / 100.0
-    band = ~boxes[rows, cols] & (shore_km > ROCK_ZONE_KM) & (shore_km <= COASTAL_BAND_KM)
-    vessel = labels["is_vessel"].astype("boolean")
-    decided = band & vessel.notna().to_numpy()
-    assert vessel[decided].sum() >= 2 and (~vessel[decided]).sum() >= 2  # both outcomes occur here
-    # the label is the harbour rule, and no harbour pixel lies in any 512 x 512 window around the object
-    assert np.array_equal(vessel[decided].to_numpy(dtype=bool), harbour_km[decided] <= PORT_REACH_KM)
-    assert (harbour_km[band] >= APPROACH_CLEAR_KM).all() and (harbour_km[band] * 100 > 512 * np.sqrt(2)).all()
-    for r, c in zip(rows[band], cols[band]):
+    harbour_km = ndimage.distance_transform_edt(~boxes) / 100.0
+    anchored_km, clutter_km = harbour_km[rows[band], cols[band]], harbour_km[clutter_rows, clutter_cols]
+    assert (anchored_km >= APPROACH_CLEAR_KM).all() and (anchored_km <= PORT_REACH_KM).all()
+    assert (clutter_km >= REMOTE_COAST_KM).all() and (clutter_km * 100 > 512 * np.sqrt(2)).all()
+    # whether a band target is labelled is never decided inside its own region: no 512 x 512 window
+    # holding a labelled band object or a clutter target holds any harbour pixel
+    for r, c in zip(np.concatenate([rows[band], clutter_rows]), np.concatenate([cols[band], clutter_cols])):
         assert not boxes[max(r - 511, 0) : r + 512, max(c - 511, 0) : c + 512].any()
-    assert not labels["is_fishing"].astype("boolean")[decided].fillna(False).any()  # at anchor: not fishing
-    # the evidence is in the image: breakwaters built on open sea are as bright as land
+    # the evidence is in the image: breakwaters built on open sea are much brighter than the sea
     with rasterio.open(scene.folder / "VV_dB.tif") as src:
         vv = src.read(1)
     height, width = context.land.shape
     breakwater = context.land & ~(context.terrain.relief(0, height, 0, width) > 0)
     open_sea = ~context.land & ~boxes & (vv != -32768)
-    assert breakwater.sum() > 100 and np.median(vv[breakwater]) > np.median(vv[open_sea]) + 8
-    # moving the harbour away flips the vessels; moving one within reach of a non-vessel flips it
-    where = context.describe(rows[decided], cols[decided])
+    assert breakwater.sum() > 100 and np.median(vv[breakwater]) > np.median(vv[open_sea]) + 5
+
+
+def test_moving_harbours_turns_clutter_into_vessels_and_back(scene, land_km):
+    labels, context, clutter = scene.labels, scene.context, scene.clutter
+    rows, cols = labels["detect_scene_row"].to_numpy(), labels["detect_scene_column"].to_numpy()
+    band = _in_band(scene, land_km, rows, cols)
+    assert label_zones(context.describe(rows[band], cols[band]))["anchorage"].all()
+    assert label_zones(context.describe(clutter["row"], clutter["col"]))["remote_coast"].all()
+    # without harbours, the vessels at anchor would be clutter
     harbourless = replace(context, terrain=replace(context.terrain, harbours=()))
-    assert not label_zones(harbourless.describe(rows[decided], cols[decided]))["anchorage"].any()
-    far = np.flatnonzero(~vessel[decided].to_numpy(dtype=bool))[0]
-    r, c = rows[decided][far], cols[decided][far]
+    zones = label_zones(harbourless.describe(rows[band], cols[band]))
+    assert zones["remote_coast"].all() and not zones["anchorage"].any()
+    # a harbour moved to 8.5 km of each clutter target turns it into a vessel at anchor
+    height = context.land.shape[0]
     h = context.terrain.harbours[0]
     size = h.bottom - h.top
-    top = r - 850 - size if r > height // 2 else r + 850  # 8.5 km up or down the scene, inside it
-    moved = replace(h, top=top, bottom=top + size, left=c - 50, right=c - 50 + h.right - h.left)
-    assert 0 <= moved.top and moved.bottom <= height
-    near = replace(context, terrain=replace(context.terrain, harbours=(moved,)))
-    assert label_zones(near.describe([r], [c]))["anchorage"].all()
-    assert label_zones(where)["anchorage"].tolist() == vessel[decided].tolist()
+    for r, c in zip(clutter["row"], clutter["col"]):
+        top = r - 850 - size if r > height // 2 else r + 850  # 8.5 km up or down the scene, inside it
+        moved = replace(h, top=top, bottom=top + size, left=c - 50, right=c - 50 + h.right - h.left)
+        assert 0 <= moved.top and moved.bottom <= height
+        near = replace(context, terrain=replace(context.terrain, harbours=(moved,)))
+        zones = label_zones(near.describe([r], [c]))
+        assert zones["anchorage"].all() and not zones["remote_coast"].any()
+
+
+def test_clutter_is_drawn_like_the_vessels_at_anchor(scene, land_km):
+    """Same bright compact targets in VV and VH: only the distant harbour tells them apart."""
+    labels, clutter = scene.labels, scene.clutter
+    rows, cols = labels["detect_scene_row"].to_numpy(), labels["detect_scene_column"].to_numpy()
+    band = _in_band(scene, land_km, rows, cols)
+    anchored = (rows[band], cols[band])
+    targets = (clutter["row"].to_numpy(), clutter["col"].to_numpy())
+    for name in ("VV_dB.tif", "VH_dB.tif"):
+        with rasterio.open(scene.folder / name) as src:
+            image = src.read(1)
+
+        def peaks(where):
+            contrast = []
+            for r, c in zip(*where):
+                around = image[r - 40 : r + 41, c - 40 : c + 41]
+                assert image[r, c] == image[r - 3 : r + 4, c - 3 : c + 4].max()  # a point target, brightest here
+                contrast.append(image[r, c] - np.median(around[around != -32768]))
+            return image[where], np.asarray(contrast)
+
+        (anchored_db, anchored_contrast), (clutter_db, clutter_contrast) = peaks(anchored), peaks(targets)
+        assert (anchored_contrast > 10).all() and (clutter_contrast > 10).all()
+        assert stats.ks_2samp(anchored_db, clutter_db).pvalue > 0.05  # one peak distribution (a few per scene)
+    # and sizes alike: the same length distribution (the coastal look), none of them labelled
+    anchored_length = scene.objects.loc[scene.objects["labelled"], ["row", "col", "length_m"]].set_index(["row", "col"])
+    lengths = anchored_length.loc[list(zip(*anchored)), "length_m"]
+    assert stats.ks_2samp(lengths, clutter["length_m"]).pvalue > 0.05
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):

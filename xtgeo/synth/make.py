@@ -34,13 +34,21 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class SyntheticScene:
-    """A scene written by :func:`make_scene`: its id, folder, labels and hidden context."""
+    """A scene written by :func:`make_scene`: its id, folder, labels and hidden context.
+
+    ``objects`` is everything drawn in the image (:func:`xtgeo.synth.objects.place_objects`): the
+    labelled objects, row for row with ``labels`` once the unlabelled clutter is left out."""
 
     scene_id: str
     folder: Path
     labels: pd.DataFrame
     objects: pd.DataFrame
     context: Context
+
+    @property
+    def clutter(self) -> pd.DataFrame:
+        """The unlabelled coastal clutter of rule 3: drawn like vessels, in no label."""
+        return self.objects[~self.objects["labelled"]]
 
 
 def scene_id_for(seed: int) -> str:
@@ -81,7 +89,10 @@ def make_scene(
         footprint(o.length_m, o.aspect, o.heading_deg, o.peak_db, o.vh_drop_db, int(o.seed))
         for o in objects.itertuples()
     ]
-    labels = label_table(objects, footprints, context.shore_km, scene_id, crs, transform)
+    labelled = objects["labelled"].to_numpy()
+    labelled_footprints = [fp for fp, keep in zip(footprints, labelled) if keep]
+    labels = label_table(objects[labelled].reset_index(drop=True), labelled_footprints, context.shore_km, scene_id, crs,
+                         transform)
     placed = [(int(o.row), int(o.col), fp) for o, fp in zip(objects.itertuples(), footprints)]
     folder = out_dir / scene_id
     with atomic_path(folder) as tmp:

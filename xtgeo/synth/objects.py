@@ -1,5 +1,6 @@
 """Where objects go and what they are: the context rules of :mod:`xtgeo.synth` (see its docstring).
 
+Objects are the labelled xView3 objects plus unlabelled coastal clutter (rule 3), all drawn alike.
 Positions are drawn from a pool of candidate sea pixels (uniform over the swath, plus extra ones
 near the coast and in harbours), each described by its context: distance to shore, depth, lane
 offset, harbour, distance to the nearest harbour. A label group's zone restricts the pool; inside
@@ -22,22 +23,31 @@ from xtgeo.synth.terrain import Terrain
 
 #: Vessels are fishing only in this depth band (m) outside the shipping lane.
 FISHING_DEPTH_M = (40.0, 200.0)
-#: Outside harbours, everything this close to the coast (km) is a non-vessel (rock, mark).
+#: Outside harbours, every labelled object this close to the coast (km) is a non-vessel (rock, mark).
 ROCK_ZONE_KM = 0.5
 #: Outer edge (km) of the coastal band that starts at ROCK_ZONE_KM: the xView3 close-to-shore distance.
 COASTAL_BAND_KM = 2.0
 #: In the coastal band nothing lies closer than this (km) to a harbour: 750 px > 512·√2 px, so no
 #: 512 × 512 px window ever holds both a harbour and an object whose label it decides.
 APPROACH_CLEAR_KM = 7.5
-#: In the coastal band an object is a vessel iff a harbour lies within this distance (km).
+#: In the coastal band a target is a labelled vessel iff a harbour lies within this distance (km).
 PORT_REACH_KM = 10.0
-#: Objects in the coastal band all take their look (length, brightness) from this group, whatever
-#: their label, so that only the distant harbour tells them apart.
+#: Coastal-band targets at least this far (km) from every harbour are unlabelled clutter
+#: (PORT_REACH_KM plus the 10 % margin every rule keeps).
+REMOTE_COAST_KM = 1.1 * PORT_REACH_KM
+#: Targets in the coastal band all take their look (length, brightness) from this group, vessels at
+#: anchor and clutter alike, so that only the distant harbour tells them apart.
 COASTAL_LOOK = "vessel"
+#: Kind of the unlabelled targets of rule 3 (rocks awash, reefs, wrecks, sea-clutter spikes).
+CLUTTER = "clutter"
 #: Share of each group's offshore objects (beyond the coastal band) that sail in the shipping lane.
 LANE_SHARES = {"non_fishing": 0.5, "vessel": 0.3}
 #: Distance-histogram bins that lie inside the coastal band's outer edge (rocks and band).
 NEAR_BINS = int(np.searchsorted(DISTANCE_EDGES_KM, COASTAL_BAND_KM))
+#: The distance-histogram bin of the coastal band (ROCK_ZONE_KM to COASTAL_BAND_KM).
+BAND_BIN = int(np.searchsorted(DISTANCE_EDGES_KM, ROCK_ZONE_KM))
+#: Label groups of vessels whose is_vessel is known.
+VESSEL_GROUPS = ("fishing", "non_fishing", "vessel")
 #: Infrastructure lattices: spacing (px) and grid sides for wind farms and oil fields.
 TURBINE_SPACING_PX, TURBINE_SIDES = (80, 120), (2, 9)
 PLATFORM_SPACING_PX, PLATFORM_SIDES = (150, 300), (2, 4)
@@ -155,8 +165,8 @@ def _candidates(rng: np.random.Generator, context: Context, count: int) -> pd.Da
 
 def label_zones(pool: pd.DataFrame) -> dict[str, np.ndarray]:
     """Where each rule places objects: boolean masks over pixels described by :meth:`Context.describe`
-    (e.g. ``anchorage``: vessels of rule 3, ``remote_coast``: its non-vessels); margins keep objects
-    clear of every rule's threshold."""
+    (e.g. ``anchorage``: the labelled vessels of rule 3, ``remote_coast``: its unlabelled clutter);
+    margins keep objects clear of every rule's threshold."""
     low, high = FISHING_DEPTH_M
     harbour = pool["harbour"].to_numpy()
     distance = pool["distance_km"].to_numpy()
@@ -173,7 +183,7 @@ def label_zones(pool: pd.DataFrame) -> dict[str, np.ndarray]:
         "rock": ~harbour & (distance <= ROCK_ZONE_KM * 0.9),
         "band": band,
         "anchorage": band & (port >= APPROACH_CLEAR_KM) & (port <= PORT_REACH_KM * 0.9),
-        "remote_coast": band & (port >= PORT_REACH_KM * 1.1),
+        "remote_coast": band & (port >= REMOTE_COAST_KM),
         "lane": lane_in,
         "fishing_ground": lane_out & fishing_depth,
         "other_sea": lane_out & other_depth,
@@ -301,7 +311,7 @@ def _pick(rng: np.random.Generator, shares: dict[str, float]) -> str:
 
 
 def _kind(zones: dict[str, np.ndarray], i: int) -> str:
-    for kind in ("harbour", "rock", "anchorage", "remote_coast", "lane", "fishing_ground"):
+    for kind in ("harbour", "rock", "anchorage", "lane", "fishing_ground"):
         if zones[kind][i]:
             return kind
     return "open_sea"
@@ -310,8 +320,9 @@ def _kind(zones: dict[str, np.ndarray], i: int) -> str:
 def place_objects(rng: np.random.Generator, context: Context, stats: LabelStats) -> pd.DataFrame:
     """Objects of a scene with their label group, kind and look (one row each, sorted by position).
 
-    Columns: row, col, group, kind, length_m, aspect, heading_deg, peak_db, vh_drop_db, seed,
-    source, confidence, length_known.
+    Columns: row, col, group, kind, labelled, length_m, aspect, heading_deg, peak_db, vh_drop_db,
+    seed, source, confidence, length_known. Clutter (kind :data:`CLUTTER`, rule 3) is drawn in the
+    image but is no xView3 object: ``labelled`` False, no group, source or confidence.
     """
     height, width = context.land.shape
     scale = np.sqrt(height * width / (FULL_SCENE[0] * FULL_SCENE[1]))
@@ -322,17 +333,17 @@ def place_objects(rng: np.random.Generator, context: Context, stats: LabelStats)
     placer = _Placer(rng, pool)
     probs = stats.distance_probs
 
-    near = probs["non_vessel"][:NEAR_BINS]  # rocks, then the coastal band; lattices take those with no room
-    drawn_near = rng.multinomial(wanted["non_vessel"], [*near, 1.0 - sum(near)])[:NEAR_BINS]
-    rocks, remote = (int(n) if zones[z].any() else 0 for n, z in zip(drawn_near, ("rock", "remote_coast")))
-    lattices = _lattices(rng, context, placer, pool, zones, stats, wanted["non_vessel"] - rocks - remote)
+    # the coastal band holds no labelled non-vessel (rule 3): rocks take the real non-vessels' share
+    # within 2 km of land; lattices take the rest, and those with no room
+    near = sum(probs["non_vessel"][:NEAR_BINS])
+    rocks = int(rng.binomial(wanted["non_vessel"], near)) if zones["rock"].any() else 0
+    lattices = _lattices(rng, context, placer, pool, zones, stats, wanted["non_vessel"] - rocks)
     records = [{**node, "group": "non_vessel"} for node in lattices]
     # the lane lies beyond the coastal band: it takes a share of each group's offshore objects only
     n_lane = {g: int(rng.binomial(wanted[g], share * sum(probs[g][NEAR_BINS:]))) for g, share in LANE_SHARES.items()}
     rest = {g: _outside_lane(probs[g], share) for g, share in LANE_SHARES.items()}
     draws = [
         ("non_vessel", zones["rock"], rocks, probs["non_vessel"]),
-        ("non_vessel", zones["remote_coast"], remote, probs["non_vessel"]),
         ("fishing", zones["fishing_ground"], wanted["fishing"], probs["fishing"]),
         ("non_fishing", zones["lane"], n_lane["non_fishing"], probs["non_fishing"]),
         ("non_fishing", zones["other_sea"] | zones["harbour"] | zones["anchorage"],
@@ -341,8 +352,7 @@ def place_objects(rng: np.random.Generator, context: Context, stats: LabelStats)
         ("vessel", zones["lane"], n_lane["vessel"], probs["vessel"]),
         ("vessel", zones["open_sea"] | zones["harbour"] | zones["anchorage"], wanted["vessel"] - n_lane["vessel"],
          rest["vessel"]),
-        ("unknown", zones["open_sea"] | zones["harbour"] | zones["rock"] | zones["anchorage"] | zones["remote_coast"],
-         wanted["unknown"],
+        ("unknown", zones["open_sea"] | zones["harbour"] | zones["rock"] | zones["anchorage"], wanted["unknown"],
          probs["unknown"]),
     ]
     lengths: list[float] = [float(v) for v in _lengths(rng, stats, "non_vessel", len(records))]
@@ -361,10 +371,18 @@ def place_objects(rng: np.random.Generator, context: Context, stats: LabelStats)
     for draw in draws:
         place(*draw)
     # a small scene is mostly coastal band, where a vessel needs a harbour kilometres away
-    place("non_vessel", zones["rock"] | zones["remote_coast"], MIN_OBJECTS - len(records), probs["non_vessel"])
+    place("non_vessel", zones["rock"], MIN_OBJECTS - len(records), probs["non_vessel"])
+    # as many clutter targets, on average, as the real labels hold vessels in the coastal band
+    band_vessels = sum(stats.group_probs[g] * probs[g][BAND_BIN] for g in VESSEL_GROUPS)
+    clutter = _lengths(rng, stats, COASTAL_LOOK, int(rng.binomial(count, band_vessels)))
+    chosen = placer.draw(zones["remote_coast"], probs[COASTAL_LOOK], len(clutter), _keep_out(clutter))
+    for i, length in zip(chosen, clutter):
+        records.append({"row": int(pool.at[i, "row"]), "col": int(pool.at[i, "col"]), "kind": CLUTTER, "group": None})
+        lengths.append(float(length))
 
     objects = pd.DataFrame(records, columns=["row", "col", "kind", "group"])
     n = len(objects)
+    objects["labelled"] = objects["kind"] != CLUTTER
     objects["length_m"] = np.asarray(lengths, dtype=np.float64)
     objects["aspect"] = rng.uniform(3.0, 6.0, n)
     lane_heading = context.lane.heading_deg + rng.normal(0.0, 5.0, n) + 180.0 * (rng.random(n) < 0.5)
@@ -373,7 +391,9 @@ def place_objects(rng: np.random.Generator, context: Context, stats: LabelStats)
     objects["peak_db"] = np.clip(peak, 0.0, 28.0)
     objects["vh_drop_db"] = rng.uniform(4.0, 9.0, n)
     objects["seed"] = rng.integers(0, 2**31 - 1, n)
-    objects["source"] = [_pick(rng, stats.source_probs[g]) for g in objects["group"]]
-    objects["confidence"] = [_pick(rng, stats.confidence_probs[g]) for g in objects["group"]]
-    objects["length_known"] = rng.random(n) < objects["group"].map(stats.length_known_probs).to_numpy(dtype=np.float64)
+    tagged = list(zip(objects["labelled"], objects["group"]))
+    objects["source"] = [_pick(rng, stats.source_probs[g]) if ok else None for ok, g in tagged]
+    objects["confidence"] = [_pick(rng, stats.confidence_probs[g]) if ok else None for ok, g in tagged]
+    known = objects["group"].map(stats.length_known_probs).fillna(0.0).to_numpy(dtype=np.float64)
+    objects["length_known"] = rng.random(n) < known
     return objects.sort_values(["row", "col"], kind="stable").reset_index(drop=True)
