@@ -9,7 +9,8 @@ import pytest
 import timm
 import torch
 
-from xtgeo.errors import ConfigError
+from tests.hostile import payloads
+from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.models import CONTEXT_KINDS, build_model, resolve_config
 from xtgeo.models.tokenize import RegionGrid, pad_to_regions, split, stitch, take_regions, token_positions
 
@@ -177,6 +178,15 @@ def test_pretrained_weights_come_from_a_local_file(tmp_path):
     )
     torch.testing.assert_close(model.encoder.body.layer3[0].conv1.weight, source.layer3[0].conv1.weight)
     assert model.encoder.body.conv1.weight.shape[1] == 2  # adapted to the 2 SAR channels
+
+
+def test_a_poisoned_pretrained_file_cannot_run_code(tmp_path):
+    marker = tmp_path / "marker"
+    path = tmp_path / "resnet18.pth"
+    torch.save({"conv1.weight": torch.zeros(1), "evil": payloads(marker)["os.system"]}, path)
+    with pytest.raises(XtgeoError, match=f"{path}: not a readable weights file"):
+        build_model(tiny_cfg("none", region_encoder=dict(name="resnet18", pretrained_file=str(path))))
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize(

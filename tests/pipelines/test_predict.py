@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import rasterio
 import torch
 
 from pipelines import predict
+from tests.hostile import poison_shoreline
 from tests.paths import SMOKE_CONFIG as SMOKE
 from xtgeo.config import load_config
 from xtgeo.errors import XtgeoError
@@ -147,6 +149,18 @@ def test_cli_writes_detections(world, tmp_path, xtgeo_cli):
                   "--device", "cpu", "--center-threshold", 0.0)
     assert status == 0, err
     assert len(gpd.read_file(out)) > 0
+
+
+def test_a_poisoned_shoreline_beside_a_raw_scene_cannot_run_code(world, tmp_path, xtgeo_cli):
+    root, scenes, ckpt, _, _ = world
+    marker = tmp_path / "marker"
+    folder = shutil.copytree(scenes[0].folder, tmp_path / "scenes" / scenes[0].scene_id)
+    poisoned = poison_shoreline(prepared.shoreline_path(tmp_path / "scenes", folder.name), marker)
+    status, _, err = xtgeo_cli("predict", folder, "--checkpoint", ckpt, "--out", tmp_path / "d.csv",
+                               "--window-size", 192, "--overlap", 32, "--device", "cpu")
+    assert status == 1 and not marker.exists()
+    assert f"{poisoned}: not an official shoreline file (refused to load posix.system" in err
+    assert not (tmp_path / "d.csv").exists()
 
 
 def _bad_checkpoints(world, tmp_path) -> dict[str, tuple[Path, str]]:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.hostile import poison_shoreline
 from xtgeo.errors import LabelError
 from xtgeo.metrics import SCORE_KEYS
 from xtgeo.scene.shoreline import write_shoreline
@@ -108,3 +109,15 @@ def test_read_labels_accepts_full_and_score_only_files(tmp_path):
     labels.drop(columns="scene_id").to_csv(tmp_path / "noscene.csv", index=False)
     with pytest.raises(LabelError, match="noscene.csv: missing column.*scene_id"):
         read_predictions(tmp_path / "noscene.csv")
+
+
+def test_a_poisoned_shoreline_cannot_run_code(files, xtgeo_cli, tmp_path):
+    marker = tmp_path / "marker"
+    labels = read_labels(files / "labels.csv")
+    scene_id = labels["scene_id"].iloc[0]
+    poisoned = poison_shoreline(files / "prep" / "shoreline" / f"{scene_id}_shoreline.npy", marker)
+    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv",
+                             "--shore-root", files / "prep" / "shoreline")
+    assert code == 1 and not marker.exists()
+    assert err == (f"error: {poisoned}: not an official shoreline file "
+                   f"(refused to load posix.system (only numpy arrays may be in it))\n")
