@@ -124,7 +124,7 @@ def mamba_check(args) -> Table:
     torch.manual_seed(0)
     tokens, pos, valid = image_tokens(args.check_tokens, args.dim, "cuda", torch.float32)
     encoder = build("mamba", args.dim, args.depth, args.heads, "cuda")
-    mixers = [layer.mixer for layer in encoder.layers]
+    mixers = [m for layer in encoder.layers for m in (layer.forward_mixer, layer.backward_mixer)]
     probe = torch.randn(args.dim, device="cuda")  # a random readout: mean-square would be flat behind LayerNorm
 
     def run(use_triton: bool, dtype: torch.dtype):

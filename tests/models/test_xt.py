@@ -12,7 +12,15 @@ import torch
 from tests.hostile import payloads
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.models import CONTEXT_KINDS, build_model, resolve_config
-from xtgeo.models.tokenize import RegionGrid, pad_to_regions, split, stitch, take_regions, token_positions
+from xtgeo.models.tokenize import (
+    RegionGrid,
+    all_tokens_valid,
+    pad_to_regions,
+    split,
+    stitch,
+    take_regions,
+    token_positions,
+)
 
 TINY_SWIN = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1))
 
@@ -56,22 +64,50 @@ def test_classify_task_gives_class_logits():
     assert logits.shape == (3, 7)
 
 
+#: Options that make each kind's reach non-trivial on the tiny 3 × 5-region model: xl in several
+#: chunks (its defaults: two passes, memory of all tokens), hyper on its approximate path
+#: (LSH blocks + sampled columns, fixed seed), mamba and bixt with small states.
+REACH_OPTIONS = {
+    "xl": dict(chunk_regions=2),
+    "hyper": dict(min_seq_len=0, block_size=4, sample_size=8),
+    "mamba": dict(d_state=16, chunk_size=16),
+    "bixt": dict(num_latents=4),
+}
+
+
 @pytest.mark.parametrize("kind", CONTEXT_KINDS)
-def test_first_region_sees_last_region_only_through_context(kind):
+def test_first_and_last_regions_see_each_other_through_one_context_layer(kind):
     pytest.importorskip(f"xtgeo.models.context.{kind}")
-    # 3 × 5 regions of 64 px; pixel (0, 0) is > 250 px from the last region, beyond the
+    # 3 × 5 regions of 64 px; the first and the last region are > 250 px apart, beyond the
     # decoder's receptive field, so only the context can carry information between them.
-    # depth 2: bidirectional encoders (mamba) need a backward layer to reach earlier regions.
-    model = tiny_model(kind, context=dict(kind=kind, depth=2, dim=32, heads=2))
+    model = tiny_model(kind, context=dict(kind=kind, depth=1, dim=32, heads=2, **REACH_OPTIONS.get(kind, {})))
     assert model.decoder.halo < 250
-    x = torch.randn(1, 2, 180, 300, requires_grad=True)
-    model(x)["center"][0, 0, 0, 0].backward()
-    last_region = x.grad[0, :, 128:, 256:]
-    if kind == "none":
-        assert torch.count_nonzero(last_region) == 0
-        assert torch.count_nonzero(x.grad[0, :, :64, :64]) > 0
-    else:
-        assert last_region.abs().sum() > 0
+    x = torch.randn(1, 2, 180, 300)  # padded at the bottom and right: the masked path
+    first = (slice(None), slice(None), slice(0, 64), slice(0, 64))
+    last = (slice(None), slice(None), slice(128, None), slice(256, None))
+    for source, target in ((last, first), (first, last)):
+        changed = x.clone()
+        changed[source] += torch.randn_like(changed[source])
+        with torch.no_grad():
+            torch.manual_seed(3)  # hyper samples its columns at random: the same ones both times
+            before = model(x)["center"][target]
+            torch.manual_seed(3)
+            after = model(changed)["center"][target]
+        assert torch.equal(before, after) is (kind == "none"), (source, target)
+        if kind not in ("none", "xl"):  # xl's memory stops gradients by design (see xl.py)
+            grad_x = x.clone().requires_grad_(True)
+            torch.manual_seed(3)
+            model(grad_x)["center"][target].sum().backward()
+            assert grad_x.grad[source].abs().sum() > 0
+
+
+def test_xl_with_one_pass_is_causal_over_chunks():
+    model = tiny_model("xl", context=dict(kind="xl", depth=1, dim=32, heads=2, chunk_regions=2, two_pass=False))
+    x = torch.randn(1, 2, 180, 300)  # padded at the bottom and right: the masked path
+    changed = x.clone()
+    changed[:, :, 128:, 256:] += 1.0  # the last region: later than every chunk but the last
+    with torch.no_grad():
+        assert torch.equal(model(x)["center"][..., :64, :64], model(changed)["center"][..., :64, :64])
 
 
 def test_micro_batching_and_checkpointing_match_one_batch():
@@ -166,6 +202,10 @@ def test_tokenize_round_trip_and_positions():
     # rows 0..8 hold pixels (< 70 = 8·8+6), cols 0..16 hold pixels (< 130 = 16·8+2)
     rows, cols = pos[..., 0], pos[..., 1]
     assert torch.equal(valid, (rows <= 8) & (cols <= 16))
+    assert not all_tokens_valid(grid, 4, 4)
+    for height, width in ((96, 160), (89, 153), (88, 153)):  # last token row/col holds pixels or not
+        whole = RegionGrid(height=height, width=width, size=32)
+        assert all_tokens_valid(whole, 4, 4) == bool(token_positions(whole, 4, 4)[1].all())
 
 
 def test_pretrained_weights_come_from_a_local_file(tmp_path):

@@ -101,3 +101,9 @@ def token_positions(grid: RegionGrid, h: int, w: int, device=None) -> tuple[torc
     cols = (reg % grid.cols)[:, None] * w + tj.flatten()[None]
     valid = (rows * stride_r < grid.height) & (cols * stride_c < grid.width)
     return torch.stack([rows, cols], dim=-1).float(), valid
+
+
+def all_tokens_valid(grid: RegionGrid, h: int, w: int) -> bool:
+    """Whether every token of :func:`token_positions` is valid, decided on the host (no GPU sync)."""
+    stride_r, stride_c = grid.size // h, grid.size // w
+    return (grid.rows * h - 1) * stride_r < grid.height and (grid.cols * w - 1) * stride_c < grid.width

@@ -13,6 +13,7 @@ from xtgeo.models.heads import ClassifyHead, XView3Heads
 from xtgeo.models.region_encoder import RegionEncoder
 from xtgeo.models.tokenize import (
     RegionGrid,
+    all_tokens_valid,
     maps_to_tokens,
     pad_to_regions,
     stitch,
@@ -78,7 +79,8 @@ class XT(nn.Module):
         if self.context_kind == "none":
             return deep, valid
         tokens = maps_to_tokens(deep, grid)
-        context = self.from_context(self.context(self.to_context(tokens), pos, valid))
+        mask = None if all_tokens_valid(grid, h, w) else valid  # no mask: no host sync, flash attention
+        context = self.from_context(self.context(self.to_context(tokens), pos, mask))
         return deep + tokens_to_maps(context.to(deep.dtype), h, w), valid
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor] | torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from xtgeo.models.context import build_context_encoder
-from xtgeo.models.context.bixt import bidirectional_cross_attention
+from xtgeo.models.context.bixt import similarity, to_latents, to_tokens
 from xtgeo.models.context.hyper import gray_rank_table, hyper_attention, lsh_rank
 from xtgeo.models.context.mamba import triton_scan
 from xtgeo.models.context.sequence import sequence_index
@@ -51,7 +51,7 @@ def build(kind: str, depth: int = 2, **extra):
 @pytest.mark.parametrize("kind", ["mamba", "hyper", "bixt"])
 def test_shape_and_reach_across_the_image(kind, scene):
     tokens, pos, valid = scene
-    encoder = build(kind)
+    encoder = build(kind, depth=1)  # reach at every depth, the first included
     x = tokens.clone().requires_grad_(True)
     out = encoder(x, pos, valid)
     assert out.shape == tokens.shape and out.dtype == tokens.dtype
@@ -96,13 +96,21 @@ def test_image_order_is_row_major_over_valid_tokens(scene):
     assert sorted(index.tolist()) == valid.reshape(-1).nonzero().squeeze(1).tolist()
 
 
-def test_mamba_alternates_direction(scene):
+def test_mamba_scans_both_ways_in_every_layer(scene):
     tokens, pos, _ = scene
     first, last = 0, -1  # image-order first token is region 0 token 0; last is region 5 token 15
-    for depth, reaches in ((1, False), (2, True)):
+    encoder = build("mamba", depth=1)
+    probe = torch.randn(DIM)
+    for source, target in ((last, first), (first, last)):  # one layer reaches both ways
         x = tokens.clone().requires_grad_(True)
-        (build("mamba", depth=depth)(x, pos)[:, 0, first] @ torch.randn(DIM)).sum().backward()
-        assert (x.grad[:, -1, last].abs().sum() > 0) == reaches
+        (encoder(x, pos)[:, target, target] @ probe).sum().backward()
+        assert x.grad[:, source, source].abs().sum() > 0
+    layer = encoder.layers[0]
+    with torch.no_grad():  # without its backward mixer the layer is causal again
+        layer.backward_mixer.out_proj.weight.zero_()
+    x = tokens.clone().requires_grad_(True)
+    (encoder(x, pos)[:, first, first] @ probe).sum().backward()
+    assert torch.count_nonzero(x.grad[:, last, last]) == 0
 
 
 def random_scan(length: int, heads: int = 4, groups: int = 2, seed: int = 0):
@@ -211,7 +219,8 @@ def test_bixt_one_similarity_matrix_serves_both_directions():
     ref_lat, ref_tok = torch.randn(1, 2, m, 8, generator=g), torch.randn(1, 2, n, 8, generator=g)
     # one-hot values make the outputs the attention weights themselves
     val_lat, val_tok = torch.eye(m).expand(1, 2, m, m), torch.eye(n).expand(1, 2, n, n)
-    to_lat, to_tok = bidirectional_cross_attention(ref_lat, ref_tok, val_lat, val_tok)
+    sim = similarity(ref_lat, ref_tok)
+    to_lat, to_tok = to_latents(sim, val_tok), to_tokens(sim, val_lat)
     assert torch.allclose(to_lat.sum(-1), torch.ones(1, 2, m))  # rows: softmax over tokens
     assert torch.allclose(to_tok.sum(-1), torch.ones(1, 2, n))  # columns: softmax over latents
     # log weights of both directions differ only by a row term plus a column term: one matrix
@@ -219,9 +228,9 @@ def test_bixt_one_similarity_matrix_serves_both_directions():
     double_centred = diff - diff[..., :1] - diff[..., :1, :] + diff[..., :1, :1]
     assert double_centred.abs().max() < 1e-5
     # and the roles swap exactly
-    swapped_lat, swapped_tok = bidirectional_cross_attention(ref_tok, ref_lat, val_tok, val_lat)
-    torch.testing.assert_close(swapped_lat, to_tok)
-    torch.testing.assert_close(swapped_tok, to_lat)
+    swapped = similarity(ref_tok, ref_lat)
+    torch.testing.assert_close(to_latents(swapped, val_lat), to_tok)
+    torch.testing.assert_close(to_tokens(swapped, val_tok), to_lat)
 
 
 @pytest.mark.parametrize("kind", ["mamba", "hyper", "bixt"])

@@ -23,7 +23,7 @@ def inputs():
 
 def test_memory_carries_information_across_chunks_without_gradient():
     tokens, pos = inputs()
-    with_memory, without = xl(mem_len=64), xl(mem_len=0)
+    with_memory, without = xl(mem_len=64, two_pass=False), xl(mem_len=0, two_pass=False)
     tokens.requires_grad_(True)
     out = with_memory(tokens, pos)
     plain = without(tokens, pos)

@@ -7,6 +7,11 @@ directions: softmax over its rows (over tokens) gathers token values into the la
 over its columns (over latents) gathers latent values into the tokens. Then the latents refine
 themselves with self-attention and an MLP (timm's ViT block), the tokens with an MLP. Cost and
 memory are linear in the number of tokens; every token reaches every other through the latents.
+
+One difference from the paper: the tokens read the values of the latents as just updated by
+this layer's gather (the similarity matrix stays the one computed before), not the latents'
+values from before it. So a single layer already carries every token's information to every
+other token; with the paper's order the first layer gives each token only the learned latents.
 """
 
 from __future__ import annotations
@@ -20,19 +25,21 @@ from xtgeo.models.context.base import register
 from xtgeo.models.context.sequence import SequenceEncoder
 
 
-def bidirectional_cross_attention(
-    ref_lat: torch.Tensor, ref_tok: torch.Tensor, val_lat: torch.Tensor, val_tok: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both directions of cross-attention from one similarity matrix.
+def similarity(ref_lat: torch.Tensor, ref_tok: torch.Tensor) -> torch.Tensor:
+    """The one (b, h, m, n) similarity matrix r_lat r_tokᵀ / √d of (b, h, m, d) and (b, h, n, d) references,
+    in float32 at least."""
+    sim = ref_lat @ ref_tok.transpose(-1, -2)
+    return sim.to(torch.promote_types(sim.dtype, torch.float32)) * ref_lat.shape[-1] ** -0.5
 
-    ``ref_lat``, ``val_lat``: (b, h, m, d); ``ref_tok``, ``val_tok``: (b, h, n, d). Returns the
-    latents' update (b, h, m, d) and the tokens' update (b, h, n, d).
-    """
-    sim = ref_lat @ ref_tok.transpose(-1, -2)  # (b, h, m, n)
-    sim = sim.to(torch.promote_types(sim.dtype, torch.float32)) * ref_lat.shape[-1] ** -0.5
-    to_latents = sim.softmax(dim=-1).to(val_tok.dtype) @ val_tok
-    to_tokens = sim.softmax(dim=-2).transpose(-1, -2).to(val_lat.dtype) @ val_lat
-    return to_latents, to_tokens
+
+def to_latents(sim: torch.Tensor, val_tok: torch.Tensor) -> torch.Tensor:
+    """Token values (b, h, n, d) gathered into the latents: softmax over each row (over tokens)."""
+    return sim.softmax(dim=-1).to(val_tok.dtype) @ val_tok
+
+
+def to_tokens(sim: torch.Tensor, val_lat: torch.Tensor) -> torch.Tensor:
+    """Latent values (b, h, m, d) gathered into the tokens: softmax over each column (over latents)."""
+    return sim.softmax(dim=-2).transpose(-1, -2).to(val_lat.dtype) @ val_lat
 
 
 class BiCrossAttention(nn.Module):
@@ -52,11 +59,12 @@ class BiCrossAttention(nn.Module):
         return ref, val  # each (b, h, n, d)
 
     def forward(self, latents: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        ref_lat, val_lat = self._split(self.norm_lat(latents), self.ref_val_lat)
+        ref_lat, _ = self._split(self.norm_lat(latents), self.ref_val_lat)
         ref_tok, val_tok = self._split(self.norm_tok(tokens), self.ref_val_tok)
-        to_lat, to_tok = bidirectional_cross_attention(ref_lat, ref_tok, val_lat, val_tok)
-        latents = latents + self.proj_lat(to_lat.transpose(1, 2).flatten(2))
-        tokens = tokens + self.proj_tok(to_tok.transpose(1, 2).flatten(2))
+        sim = similarity(ref_lat, ref_tok)
+        latents = latents + self.proj_lat(to_latents(sim, val_tok).transpose(1, 2).flatten(2))
+        _, val_lat = self._split(self.norm_lat(latents), self.ref_val_lat)  # values of the updated latents
+        tokens = tokens + self.proj_tok(to_tokens(sim, val_lat).transpose(1, 2).flatten(2))
         return latents, tokens
 
 

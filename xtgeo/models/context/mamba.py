@@ -3,10 +3,11 @@
 Token order: row-major over the whole image's token grid (``SequenceEncoder.order = "image"``),
 not region by region, so that the scan meets tokens in the order they lie along image rows and
 the sequence distance between two tokens grows with their distance in the image, whatever the
-region grid. Layers alternate direction (even layers scan forward, odd layers the reversed
-sequence), so after two layers every token has seen every other.
+region grid. Every layer scans both ways (one mixer over the sequence, one over the reversed
+sequence, their outputs summed, as in Vision Mamba), so after a single layer every token has
+seen every other.
 
-Each layer is a pre-norm residual Mamba2 mixer. :class:`Mamba2Mixer` keeps the parameters under
+Each layer is a pre-norm residual pair of Mamba2 mixers. :class:`Mamba2Mixer` keeps the parameters under
 the names of mamba-ssm's ``Mamba2`` (state dicts load either way) and runs its scan with
 mamba-ssm's Triton kernel (``mamba_chunk_scan_combined``, the kernel of ``Mamba2`` with
 ``use_mem_eff_path=False``) on CUDA when mamba-ssm imports, otherwise with the pure-PyTorch
@@ -139,24 +140,24 @@ class Mamba2Mixer(nn.Module):
 
 
 class MambaLayer(nn.Module):
-    """Pre-norm residual Mamba2 mixer that scans forward, or over the reversed sequence."""
+    """Pre-norm residual bidirectional layer: a Mamba2 mixer scans the sequence forward, another
+    (own weights) scans it reversed, and their outputs are summed, so every output token depends
+    on every input token."""
 
-    def __init__(self, dim: int, reverse: bool, **mixer_options) -> None:
+    def __init__(self, dim: int, **mixer_options) -> None:
         super().__init__()
-        self.reverse = reverse
         self.norm = nn.RMSNorm(dim)
-        self.mixer = Mamba2Mixer(dim, **mixer_options)
+        self.forward_mixer = Mamba2Mixer(dim, **mixer_options)
+        self.backward_mixer = Mamba2Mixer(dim, **mixer_options)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         h = self.norm(seq)
-        if self.reverse:
-            return seq + self.mixer(h.flip(1)).flip(1)
-        return seq + self.mixer(h)
+        return seq + self.forward_mixer(h) + self.backward_mixer(h.flip(1)).flip(1)
 
 
 @register("mamba")
 class MambaContext(SequenceEncoder):
-    """Bidirectional Mamba2 context: ``depth`` layers alternating scan direction over image order.
+    """Bidirectional Mamba2 context: ``depth`` layers, each scanning image order both ways.
 
     ``heads`` sets the number of SSM heads (headdim = expand·dim / heads) unless ``headdim`` is
     given; other options (``d_state``, ``d_conv``, ``expand``, ``ngroups``, ``chunk_size``,
@@ -174,7 +175,7 @@ class MambaContext(SequenceEncoder):
                 raise ValueError(f"mamba: expand*dim={expand * dim} is not divisible by heads={heads}")
             headdim = expand * dim // heads
         self.layers = nn.ModuleList(
-            MambaLayer(dim, reverse=bool(i % 2), headdim=headdim, expand=expand, **mixer_options) for i in range(depth)
+            MambaLayer(dim, headdim=headdim, expand=expand, **mixer_options) for _ in range(depth)
         )
 
     def encode(self, seq: torch.Tensor) -> torch.Tensor:

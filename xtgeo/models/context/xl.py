@@ -2,9 +2,17 @@
 
 Regions are grouped, in row-major order, into chunks of ``chunk_regions`` regions processed one
 after another. Each layer attends over ``[memory, chunk]``, where the memory holds that layer's
-input hidden states of the latest earlier tokens (at most ``mem_len``), with gradients stopped as
-in Transformer-XL. With ``two_pass`` a first, gradient-free pass over the whole image fills the
-memory, so that the second pass's early chunks also see the end of the image.
+input hidden states of the latest earlier tokens (at most ``mem_len``; ``None``: all of them),
+with gradients stopped as in Transformer-XL. With ``two_pass`` a first, gradient-free pass over
+the whole image fills the memory, so that the second pass's early chunks also see the end of
+the image.
+
+Reach: every region's output depends on every region's input, at any depth, exactly when
+``two_pass`` is on and the memory holds all tokens but one chunk's (``mem_len`` None, the
+default, or at least tokens − chunk tokens): the second pass's chunk k then attends to the
+first pass's chunks after k and its own earlier chunks. The dependence runs through the
+stop-gradient memory, so it shows in a perturbation of the input, not in a gradient. With one
+pass (``two_pass: false``) the context is causal over chunks: a chunk never sees later ones.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from torch.utils.checkpoint import checkpoint
 from xtgeo.models.context.base import ContextEncoder, register
 from xtgeo.models.context.vit import Block, add_positions, key_mask
 
-Memory = list[tuple[torch.Tensor, torch.Tensor]]  # per layer: hidden (B, M, D), valid (M,)
+Memory = list[tuple[torch.Tensor, torch.Tensor | None]]  # per layer: hidden (B, M, D), valid (M,) or None (all)
 
 
 @register("xl")
@@ -29,13 +37,13 @@ class TransformerXL(ContextEncoder):
         depth: int,
         heads: int,
         chunk_regions: int = 16,
-        mem_len: int = 4096,
-        two_pass: bool = False,
+        mem_len: int | None = None,
+        two_pass: bool = True,
         mlp_ratio: float = 4.0,
         grad_checkpointing: bool = False,
     ) -> None:
         super().__init__(dim, depth, heads)
-        if chunk_regions < 1 or mem_len < 0:
+        if chunk_regions < 1 or (mem_len is not None and mem_len < 0):
             raise ValueError(f"xl needs chunk_regions >= 1 and mem_len >= 0, got {chunk_regions}, {mem_len}")
         self.chunk_regions, self.mem_len, self.two_pass = chunk_regions, mem_len, two_pass
         self.grad_checkpointing = grad_checkpointing
@@ -45,11 +53,9 @@ class TransformerXL(ContextEncoder):
     def forward(
         self, tokens: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor | None = None
     ) -> torch.Tensor:
-        x = add_positions(tokens, pos)
-        if valid is None:
-            valid = torch.ones(tokens.shape[1:3], dtype=torch.bool, device=tokens.device)
+        x = add_positions(tokens, pos)  # valid None: all tokens valid, no mask (and no host sync)
         memory = None
-        if self.two_pass and self.mem_len:
+        if self.two_pass and self.mem_len != 0:
             with torch.no_grad():
                 _, memory = self._run(x, valid, None)
         out, _ = self._run(x, valid, memory)
@@ -61,27 +67,30 @@ class TransformerXL(ContextEncoder):
         return block(h, mem_h, keys_valid)
 
     def _run(
-        self, x: torch.Tensor, valid: torch.Tensor, memory: Memory | None
+        self, x: torch.Tensor, valid: torch.Tensor | None, memory: Memory | None
     ) -> tuple[torch.Tensor, Memory | None]:
         batch, regions, per_region, dim = x.shape
         outputs = []
         for c0 in range(0, regions, self.chunk_regions):
             c1 = min(c0 + self.chunk_regions, regions)
             h = x[:, c0:c1].reshape(batch, -1, dim)
-            v = valid[c0:c1].flatten()
+            v = None if valid is None else valid[c0:c1].flatten()
             next_memory: Memory = []
             for layer, block in enumerate(self.blocks):
                 mem_h, mem_v = memory[layer] if memory else (None, None)
-                if self.mem_len:
+                if self.mem_len != 0:
                     next_memory.append(self._remember(mem_h, mem_v, h, v))
-                keys_valid = key_mask(v if mem_v is None else torch.cat([mem_v, v]))
+                keys_valid = None if v is None else key_mask(v if mem_v is None else torch.cat([mem_v, v]))
                 h = self._block(block, h, mem_h, keys_valid)
             memory = next_memory or None
             outputs.append(self.norm(h).view(batch, c1 - c0, per_region, dim))
         return torch.cat(outputs, dim=1), memory
 
-    def _remember(self, mem_h, mem_v, h, v) -> tuple[torch.Tensor, torch.Tensor]:
-        """The newest ``mem_len`` hidden states of [memory, chunk], detached (stop-gradient)."""
+    def _remember(self, mem_h, mem_v, h, v) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The newest ``mem_len`` (or all) hidden states of [memory, chunk], detached (stop-gradient)."""
         if mem_h is not None:
-            h, v = torch.cat([mem_h, h], dim=1), torch.cat([mem_v, v])
-        return h[:, -self.mem_len :].detach(), v[-self.mem_len :]
+            h = torch.cat([mem_h, h], dim=1)
+            v = None if v is None else torch.cat([mem_v, v])
+        if self.mem_len is None:
+            return h.detach(), v
+        return h[:, -self.mem_len :].detach(), None if v is None else v[-self.mem_len :]
