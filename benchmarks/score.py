@@ -6,16 +6,20 @@ distance ties: some scene passes need scipy's own tie-breaking, replayed) and on
 one row per scorer and coordinate kind with its time, its speed-up over the dense reference and the
 official code, whether the six official scores are identical, and the fast scorer's tied passes.
 ``--official DIR`` also times the official ``metric.py`` (DIUx-xView xview3-reference, checked out
-outside this repository).
+outside this repository). ``--whole-process`` adds rows that time whole commands from the CSV files
+on disk, interpreter start and imports included: ``xtgeo score`` (``python cli.py score``) and,
+with ``--official``, ``python DIR/metric.py`` with the leaderboard flags.
 
-Example: python benchmarks/score.py --scenes 100 --labels 2000 --official /tmp/official
+Example: python benchmarks/score.py --scenes 100 --labels 2000 --official /tmp/official --whole-process
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +47,37 @@ def _official_scores(official_dir: Path, pred: pd.DataFrame, gt: pd.DataFrame, s
     return metric.score(pred, gt, shore_root, 200, 2, True)
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _timed_command(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "TQDM_DISABLE": "1"})
+    return time.perf_counter() - start
+
+
+def _whole_processes(args, preds, labels, shore_root: Path | None, tmp: Path, timings: dict, results: dict) -> None:
+    """Time ``xtgeo score`` (and the official ``metric.py``) as whole processes on CSV files."""
+    pred_csv, gt_csv, out = tmp / "pred_wp.csv", tmp / "gt_wp.csv", tmp / "score.json"
+    preds.to_csv(pred_csv, index=False)
+    labels.to_csv(gt_csv, index=False)
+    command = [sys.executable, str(REPO / "cli.py"), "score", str(pred_csv), str(gt_csv), "--json", str(out)]
+    if shore_root:
+        command += ["--shore-root", str(shore_root)]
+    out.unlink(missing_ok=True)
+    timings["xtgeo score (process)"] = _timed_command(command, REPO)
+    results["xtgeo score (process)"] = json.loads(out.read_text())  # the six scores at top level, and more
+    if args.official:
+        official_out = tmp / "official.json"
+        command = [sys.executable, str(args.official / "metric.py"), "--inference_file", str(pred_csv),
+                   "--label_file", str(gt_csv), "--output", str(official_out), "--distance_tolerance", "200",
+                   "--shore_tolerance", "2", "--drop_low_detect", "--costly_dist"]
+        if shore_root:
+            command += ["--shore_root", str(shore_root)]
+        timings["official metric.py (process)"] = _timed_command(command, args.official)
+        results["official metric.py (process)"] = json.loads(official_out.read_text())
+
+
 def _as_official_csv(frame: pd.DataFrame, folder: Path, name: str) -> pd.DataFrame:
     """Round-trip through CSV so the official code sees the dtypes it sees in production."""
     path = folder / name
@@ -59,6 +94,8 @@ def main() -> None:
     parser.add_argument("--no-shore", action="store_true", help="score without shoreline files")
     parser.add_argument("--skip-dense", action="store_true")
     parser.add_argument("--official", type=Path, help="folder with the official metric.py and constants.py")
+    parser.add_argument("--whole-process", action="store_true",
+                        help="also time whole commands (xtgeo score, official metric.py) from CSV files")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -103,6 +140,8 @@ def _benchmark(args: argparse.Namespace, kind: str, table: Table) -> None:
             results["official"] = _official_scores(args.official, pred_csv, gt_csv,
                                                    str(shore_root) if shore_root else None)
             timings["official"] = time.perf_counter() - start
+        if args.whole_process:
+            _whole_processes(args, preds, labels, shore_root, Path(tmp), timings, results)
 
     reference = results.get("official", results.get("dense"))
     for name, seconds in timings.items():

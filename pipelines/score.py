@@ -12,7 +12,6 @@ from rich.table import Table
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import ConfigError, SceneError
 from xtgeo.metrics import ScoreOptions, ScoreResult, score
-from xtgeo.scene.prepared import SHORELINE_DIR
 from xtgeo.schema import read_labels, read_predictions
 
 
@@ -60,7 +59,11 @@ def _shore_root(shore_root: Path | None, shore_from: Path | None) -> Path | None
     """The shoreline folder: ``--shore-root`` as given, or ``PREP_DIR/shoreline`` for ``--shore-from``."""
     if shore_root is not None and shore_from is not None:
         raise ConfigError("give --shore-root or --shore-from, not both")
-    root = shore_root if shore_from is None else Path(shore_from) / SHORELINE_DIR
+    if shore_from is not None:
+        from xtgeo.scene.prepared import SHORELINE_DIR  # imports rasterio: only when asked
+
+        shore_root = Path(shore_from) / SHORELINE_DIR
+    root = shore_root
     if root is not None and not Path(root).is_dir():
         raise SceneError(f"{root}: no such shoreline folder")
     return root

@@ -92,7 +92,7 @@ def read_labels(path: str | os.PathLike) -> pd.DataFrame:
     Extra columns are kept. Every schema column present is validated (see :func:`validate_table`);
     a header without rows gives an empty frame. Raises :class:`LabelError` naming file, row, column.
     """
-    return validate_table(_read_csv_text(path), SCORE_LABEL_COLUMNS, Path(path).name)
+    return _read_table(path, SCORE_LABEL_COLUMNS)
 
 
 def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
@@ -100,7 +100,46 @@ def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
 
     A header without rows gives an empty frame (it scores 0). Raises :class:`LabelError`.
     """
-    return validate_table(_read_csv_text(path), PREDICTION_COLUMNS, Path(path).name)
+    return _read_table(path, PREDICTION_COLUMNS)
+
+
+def _read_table(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFrame:
+    """A validated table: numbers parsed by pandas' C parser when every cell is plainly valid
+    (several times faster on big files), else through the text path, which names the bad cell."""
+    try:
+        typed = _read_csv_typed(path)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError):  # EmptyDataError is a ValueError
+        typed = None
+    return validate_table(_read_csv_text(path) if typed is None else typed, required, Path(path).name)
+
+
+#: Blank spellings the C parser turns into NaN in numeric columns (others take the text path).
+_BLANK_SPELLINGS = sorted({spelling for text in _BLANK_TEXT for spelling in (text, text.upper(), text.title())}
+                          | {"NaN", "N/A"})
+
+
+def _read_csv_typed(path: str | os.PathLike) -> pd.DataFrame | None:
+    """The CSV with :data:`NUMERIC_COLUMNS` parsed as numbers (int64 when all whole, as
+    ``pd.to_numeric`` gives) and other columns as stripped text; None when a numeric cell is not a
+    plain number or blank spelling, a required numeric cell is blank, or a column name repeats:
+    the text path then reports the cell."""
+    header = pd.read_csv(path, nrows=0, index_col=False).columns
+    if header.duplicated().any():
+        return None
+    numeric = [column for column in header if column in NUMERIC_COLUMNS]
+    frame = pd.read_csv(path, index_col=False, keep_default_na=False, na_values={c: _BLANK_SPELLINGS for c in numeric},
+                        dtype={c: str for c in header if c not in numeric})
+    if not all(_is_number_column(frame[c]) for c in numeric):
+        return None
+    if frame[[c for c in numeric if c in REQUIRED_VALUE_COLUMNS]].isna().any(axis=None):
+        return None
+    for column in header.difference(numeric):
+        frame[column] = frame[column].str.strip()
+    return frame
+
+
+def _is_number_column(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def validate_table(text: pd.DataFrame, required: tuple[str, ...], source: str) -> pd.DataFrame:
@@ -115,6 +154,11 @@ def validate_table(text: pd.DataFrame, required: tuple[str, ...], source: str) -
         raise LabelError(f"{source}: missing column(s) {', '.join(missing)}")
     table = text.copy()
     for column in table.columns:
+        if column in NUMERIC_COLUMNS and _is_number_column(table[column]):  # parsed already
+            missing = table[column].isna()
+            if column in REQUIRED_VALUE_COLUMNS and missing.any():
+                raise _where(source, column, missing, table[column], "is blank or NaN; a value is required")
+            continue
         if column in REQUIRED_VALUE_COLUMNS:
             _check_not_blank(table[column], source, column)
         if column in NUMERIC_COLUMNS:

@@ -121,3 +121,31 @@ def test_a_poisoned_shoreline_cannot_run_code(files, xtgeo_cli, tmp_path):
     assert code == 1 and not marker.exists()
     assert err == (f"error: {poisoned}: not an official shoreline file "
                    f"(refused to load posix.system (only numpy arrays may be in it))\n")
+
+
+def test_fast_csv_parse_gives_the_text_paths_table_and_errors(tmp_path):
+    """Plainly valid files take pandas' number parser; the result must equal the careful text path,
+    and any cell the fast path cannot take (odd blank spelling, not a number) the text path's error."""
+    import pandas as pd
+
+    from xtgeo.labels import _read_csv_text, _read_csv_typed, validate_table
+
+    header = "detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m,distance_from_shore_km,confidence\n"
+    rows = ["12,40, s1 ,TRUE,0,NaN,1.5,HIGH", "13,41.5,s1,,false,,2,LOW", "1e3,7,s2,1,1.0,N/A,-0.25,MEDIUM",
+            "5,5,s2,True,False,null,none,HIGH", "6,6,s3,false,true,12.25,NULL,LOW"]
+    (tmp_path / "ok.csv").write_text(header + "\n".join(rows) + "\n")
+    assert _read_csv_typed(tmp_path / "ok.csv") is not None  # the fast path takes this file
+    fast = read_labels(tmp_path / "ok.csv")
+    careful = validate_table(_read_csv_text(tmp_path / "ok.csv"), SCORE_LABEL_COLUMNS, "ok.csv")
+    pd.testing.assert_frame_equal(fast, careful, check_exact=True)
+    assert fast["scene_id"].tolist() == ["s1", "s1", "s2", "s2", "s3"] and fast["vessel_length_m"].isna().sum() == 4
+    for bad, message in [("7,8,s1,1,0,nAn,1,HIGH", None),  # odd blank spelling: still blank, via text path
+                         ("7,8,s1,1,0,ten,1,HIGH", "column vessel_length_m: 'ten' is not a number"),
+                         ("7, ,s1,1,0,3,1,HIGH", "column detect_scene_column: '' is blank")]:
+        (tmp_path / "bad.csv").write_text(header + "\n".join(rows + [bad]) + "\n")
+        assert _read_csv_typed(tmp_path / "bad.csv") is None
+        if message is None:
+            assert read_labels(tmp_path / "bad.csv")["vessel_length_m"].isna().sum() == 5
+        else:
+            with pytest.raises(LabelError, match=f"row 6 \\(line 7\\), {message}"):
+                read_labels(tmp_path / "bad.csv")

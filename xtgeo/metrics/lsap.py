@@ -26,8 +26,9 @@ every pair with the installed scipy on hundreds of tie-heavy matrices.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from numba import njit
 from scipy.optimize import linear_sum_assignment
 
 
@@ -46,7 +47,7 @@ def scipy_assignment(
     if n_rows and n_cols:
         order = np.lexsort((cols, rows))
         indptr = np.searchsorted(rows[order], np.arange(n_rows + 1))
-        col4row = _replay(n_rows, n_cols, indptr, cols[order], values[order], float(fill))
+        col4row = compiled_replay()(n_rows, n_cols, indptr, cols[order], values[order], float(fill))
     else:
         col4row = np.empty(0, dtype=np.int64)
     if n_rows and col4row[0] == -2:  # gave up: the dense solve
@@ -60,7 +61,15 @@ def scipy_assignment(
     return r, c
 
 
-@njit(cache=True)  # compiled at the first tied scene, then loaded from numba's cache
+@functools.lru_cache(maxsize=1)
+def compiled_replay():
+    """:func:`_replay` compiled by numba: numba is imported at the first tied scene, not with this
+    module; compiled then, or loaded from numba's cache."""
+    from numba import njit
+
+    return njit(cache=True)(_replay)
+
+
 def _replay(n_rows, n_cols, indptr, indices, values, fill):  # pragma: no cover - compiled
     """The row-by-row solve (n_rows ≤ n_cols); col4row, or [-2, ...] when it gives up."""
     inf = np.inf
