@@ -128,7 +128,7 @@ def test_fast_csv_parse_gives_the_text_paths_table_and_errors(tmp_path):
     and any cell the fast path cannot take (odd blank spelling, not a number) the text path's error."""
     import pandas as pd
 
-    from xtgeo.labels import _read_csv_text, _read_csv_typed, validate_table
+    from xtgeo.schema import _read_csv_text, _read_csv_typed, validate_table
 
     header = "detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m,distance_from_shore_km,confidence\n"
     rows = ["12,40, s1 ,TRUE,0,NaN,1.5,HIGH", "13,41.5,s1,,false,,2,LOW", "1e3,7,s2,1,1.0,N/A,-0.25,MEDIUM",
