@@ -1,7 +1,7 @@
 """The model-only training step of a config on one GPU: regions/s and memory per memory policy.
 
 For each memory policy (which of backbone, context and decoder run under activation
-checkpointing) and batch size: bf16 forward, a loss over every output map, backward, gradient
+checkpointing, :mod:`xtgeo.train.memory`) and batch size: bf16 forward, a loss over every output map, backward, gradient
 clipping and a fused AdamW step, on random crops of the config's ``data.crop_size``; with
 ``--compile`` the pixel stages (backbone, decoder) go through ``torch.compile`` once and every
 policy reuses them. Median of ``--repeats`` steps after warm-up. ``--profile`` writes a torch
@@ -29,20 +29,9 @@ from rich.table import Table
 
 from xtgeo.models import build_model
 from xtgeo.models.context import build_context_encoder
+from xtgeo.train.memory import POLICIES, apply_policy
 
 console = Console()
-STAGES = ("backbone", "context", "decoder")
-
-
-def apply_policy(model: torch.nn.Module, policy: str) -> None:
-    """Checkpoint the stages named in ``policy`` (``+``-joined, or ``none``), no others."""
-    names = set() if policy == "none" else set(policy.split("+"))
-    if names - set(STAGES):
-        raise ValueError(f"policy {policy!r}: stages are {', '.join(STAGES)} or none")
-    model.encoder.grad_checkpointing = "backbone" in names
-    model.decoder_checkpointing = "decoder" in names
-    if hasattr(model.context, "grad_checkpointing"):
-        model.context.grad_checkpointing = "context" in names
 
 
 def make_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor):
@@ -153,7 +142,8 @@ def table(title: str, rows: list[dict]) -> Table:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=Path("configs/xview3_swin_t_xl.yaml"))
-    parser.add_argument("--policies", default="backbone+context+decoder,decoder,none")
+    parser.add_argument("--policies", default=",".join(reversed(POLICIES)),
+                        help="checkpointed stages, '+'-joined, or none; comma-separated")
     parser.add_argument("--batches", default="1")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--compile", action="store_true")

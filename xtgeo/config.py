@@ -54,7 +54,9 @@ class DataConfig:
     #: Rule for LOW-confidence labels: "ignore" (no loss near them) or "positive" or "drop".
     low_confidence: str = "ignore"
     augment: bool = True
-    num_workers: int = 0
+    #: Crop-loading worker processes per rank; null (auto): none on CPU, on CUDA the CPU cores
+    #: shared out per rank less one for the training loop, 2 to 8.
+    num_workers: int | None = None
 
 
 @dataclass
@@ -80,6 +82,13 @@ class TrainConfig:
     #: Validation: "loss" (grid-sampled loss), "score" (loss + full predict/score), "none".
     validation: str = "score"
     device: str = "auto"
+    #: torch.compile the backbone and decoder (CUDA; falls back to eager, with a note, where it cannot).
+    compile: bool = False
+    #: Activation checkpointing: "config" (the model section's grad_checkpointing flags) or "auto"
+    #: (measured on the first batch of a CUDA run: the fastest policy that fits, xtgeo.train.memory).
+    checkpointing: str = "config"
+    #: Share of the GPU memory free at the start that "auto" checkpointing may plan to use.
+    memory_fraction: float = 0.9
 
 
 @dataclass
@@ -128,12 +137,13 @@ _CHOICES = {
     "data.low_confidence": ("ignore", "positive", "drop"),
     "train.validation": ("score", "loss", "none"),
     "train.device": ("auto", "cpu", "cuda"),
+    "train.checkpointing": ("config", "auto"),
     "loss.center": ("focal", "mse"),
 }
 _POSITIVE = {"data.crop_size", "train.steps", "train.epoch_steps", "train.batch_size", "train.log_every",
              "train.checkpoint_every", "data.disc_radius_px", "data.val_stride_fraction", "train.lr",
-             "data.center_sigma_px", "data.vv_std", "data.vh_std"}
-_FRACTIONS = {"data.object_fraction", "data.min_valid_fraction", "train.min_lr_ratio"}
+             "data.center_sigma_px", "data.vv_std", "data.vh_std", "train.memory_fraction"}
+_FRACTIONS = {"data.object_fraction", "data.min_valid_fraction", "train.min_lr_ratio", "train.memory_fraction"}
 
 
 def _coerce(value: Any, kind: Any, key: str) -> Any:
@@ -220,6 +230,8 @@ def _check_values(cfg: Config) -> None:
         raise ConfigError(
             f"data.val_window_size: must be 0 (the crop size) or positive, got {cfg.data.val_window_size}"
         )
+    if cfg.data.num_workers is not None and cfg.data.num_workers < 0:
+        raise ConfigError(f"data.num_workers: must be 0 or more (or null: auto), got {cfg.data.num_workers}")
     if len(cfg.train.betas) != 2:
         raise ConfigError(f"train.betas: expected two numbers, got {cfg.train.betas}")
 

@@ -33,6 +33,8 @@ def test_smoke_training_lowers_the_loss_and_writes_a_complete_run(prepared_datas
     assert all(math.isfinite(v) for v in losses)
     assert sum(losses[-4:]) < sum(losses[:4])
     assert all(r["regions_per_s"] > 0 and r["memory_gib"] > 0 for r in rows)
+    assert all(0 <= r["data_wait_fraction"] <= 1 and r["checkpointing"] == "none" and r["workers"] == 0 for r in rows)
+    assert sum(r["data_wait_fraction"] for r in rows) > 0  # the loader's time is measured
     val = [r for r in read_metrics(run) if "val_loss" in r]
     assert [r["step"] for r in val] == [12] and math.isfinite(val[0]["val_loss"])
     assert 0 <= val[0]["val_aggregate"] <= 1 and "val_loc_fscore_shore" in val[0]  # full predict + score
@@ -86,6 +88,9 @@ def test_two_process_gloo_run_trains(prepared_dataset, tmp_path):
         ("model.decoder.depth=3", "model.decoder.depth: unknown model config key"),
         ("loss.center=l2", "loss.center: 'l2' is not one of"),
         ("model.in_chans=2", "model.in_chans: 2 does not match"),
+        ("train.checkpointing=some", "train.checkpointing: 'some' is not one of config, auto"),
+        ("train.memory_fraction=1.5", "train.memory_fraction: must be between 0 and 1"),
+        ("data.num_workers=-1", "data.num_workers: must be 0 or more"),
     ],
 )
 def test_bad_config_fails_before_any_work_naming_the_key(prepared_dataset, tmp_path, override, message):
@@ -104,10 +109,28 @@ def test_missing_data_run_clash_and_nothing_to_resume_are_clear_errors(prepared_
         run_training(tmp_path / "missing.yaml", prepared_dataset, tmp_path / "run")
 
 
-def test_non_finite_loss_stops_naming_the_step(prepared_dataset, tmp_path):
+@pytest.mark.parametrize("cadence", [(), ("train.log_every=3", "train.checkpoint_every=2")])
+def test_non_finite_loss_stops_naming_the_step(prepared_dataset, tmp_path, cadence):
+    # the check waits for a log step or checkpoint (no per-step GPU sync), yet names step 1 and
+    # stops before the step-2 checkpoint could be written
     with pytest.raises(XtgeoError, match="non-finite loss at step 1: training stopped; no checkpoint was written"):
-        run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=FAST + ("data.vv_std=1e-38",))
-    assert not checkpoint_path(tmp_path / "run").exists()
+        run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=FAST + ("data.vv_std=1e-38",) + cadence)
+    assert not checkpoint_path(tmp_path / "run").exists() and not checkpoint_path(tmp_path / "run", 2).exists()
+
+
+def test_compile_without_a_compiler_trains_eagerly_with_a_note(prepared_dataset, tmp_path, monkeypatch):
+    import torch._dynamo
+    import torch._inductor.config as inductor
+
+    # what inductor compiles C++ with on a CPU; caches off, so no kernel compiled before is reused
+    monkeypatch.setattr(inductor.cpp, "cxx", (None, str(tmp_path / "no-such-compiler")))
+    monkeypatch.setattr(inductor, "force_disable_caches", True)
+    torch._dynamo.reset()
+    with pytest.warns(UserWarning, match="train.compile: running eagerly"):
+        run = run_training(SMOKE, prepared_dataset, tmp_path / "run",
+                           overrides=FAST + ("train.steps=2", "train.validation=none", "train.compile=true"))
+    rows = train_rows(run)
+    assert [r["step"] for r in rows] == [1, 2] and all(math.isfinite(r["loss"]) and r["compiled"] is False for r in rows)
 
 
 def test_cli_reports_a_bad_config_on_one_line(prepared_dataset, tmp_path):

@@ -63,6 +63,20 @@ def all_sum(values: torch.Tensor) -> torch.Tensor:
     return values
 
 
+def all_min(values: torch.Tensor) -> torch.Tensor:
+    """Element-wise minimum of ``values`` over all processes (identity for one process)."""
+    if dist.is_initialized():
+        dist.all_reduce(values, op=dist.ReduceOp.MIN)
+    return values
+
+
+def all_max(values: torch.Tensor) -> torch.Tensor:
+    """Element-wise maximum of ``values`` over all processes (identity for one process)."""
+    if dist.is_initialized():
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return values
+
+
 def gather(items: list[Any]) -> list[Any]:
     """Every process's ``items`` (picklable), concatenated in rank order, on every process."""
     if not dist.is_initialized():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ from xtgeo.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from xtgeo.train.compiling import compile_pixel_stages
 from xtgeo.train.losses import xview3_loss
+from xtgeo.train.memory import POLICIES, apply_policy, choose_policy, current_policy
 from xtgeo.train.optim import build_optimizer
 from xtgeo.train.runlog import RunLog
 
@@ -48,7 +51,10 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 
 #: Keys that may change when a run is resumed (how it runs, not what it learns).
-RESUMABLE_KEYS = ("data.num_workers", "train.log_every", "train.checkpoint_every", "train.validation", "train.device")
+RESUMABLE_KEYS = ("data.num_workers", "train.log_every", "train.checkpoint_every", "train.validation", "train.device",
+                  "train.compile", "train.checkpointing", "train.memory_fraction")
+#: First-bad-step value meaning "none yet" (see :meth:`Trainer.train_step`).
+_NONE_YET = 2**62
 
 
 def _resume_config(run_dir: Path, given: Config) -> Config:
@@ -128,6 +134,17 @@ def _train_process(cfg_dict: dict, data_dir: str, run_dir: str, max_steps: int |
         distributed.close_group()
 
 
+def loader_workers(configured: int | None, device: torch.device, world: int) -> int:
+    """Crop-loading workers per rank: as configured, or (auto) none on CPU, where the training
+    loop itself needs the cores, and on CUDA the cores shared out per rank less one, 2 to 8."""
+    if configured is not None:
+        return configured
+    if device.type != "cuda":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(8, max(2, cores // world - 1))
+
+
 def _memory_gib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30
@@ -158,11 +175,19 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         model_cfg = cfg.model if pretrained else load_config(cfg, WEIGHTS_FROM_CHECKPOINT).model
         self.model = build_model(model_cfg).to(device)
+        self.eager_reason = compile_pixel_stages(self.model, device) if cfg.train.compile else None
+        if self.eager_reason:
+            warnings.warn(f"train.compile: running eagerly, torch.compile does not work here ({self.eager_reason})",
+                          stacklevel=2)
         device_ids = [device.index] if device.type == "cuda" else None
         self.ddp = DistributedDataParallel(self.model, device_ids=device_ids) if rank.world > 1 else self.model
         self.optimizer, self.schedule = build_optimizer(self.model, cfg.train)
         self.dataset = CropDataset(data, cfg)
         self.step = 0
+        self.workers = loader_workers(cfg.data.num_workers, device, rank.world)
+        # per [loss, gradient]: the first step at which it was not finite, kept on the device so that
+        # no step waits for the GPU; checked (check_finite) at log steps and before every checkpoint
+        self.first_bad = torch.full((2,), _NONE_YET, dtype=torch.int64, device=device)
         self.autocast = dict(device_type=device.type, dtype=torch.bfloat16,
                              enabled=device.type == "cuda" and cfg.train.bf16)
 
@@ -189,7 +214,8 @@ class Trainer:
     # --- data ------------------------------------------------------------------------------
     def _loader(self, sampler: Any) -> DataLoader:
         return DataLoader(self.dataset, batch_size=self.cfg.train.batch_size, sampler=sampler,
-                          num_workers=self.cfg.data.num_workers, pin_memory=self.device.type == "cuda")
+                          num_workers=self.workers, pin_memory=self.device.type == "cuda",
+                          prefetch_factor=4 if self.workers else None)
 
     def train_loader(self, epoch: int, done_steps: int) -> DataLoader:
         """This rank's batches of ``epoch``, leaving out the ``done_steps`` already trained."""
@@ -202,30 +228,59 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
     # --- steps -----------------------------------------------------------------------------
-    def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, float]:
-        """One optimiser step; returns the rank-averaged [loss, *parts] and the gradient norm."""
+    def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step; returns this rank's [loss, *parts] and the gradient norm, on the device.
+
+        Nothing here waits for the GPU: a non-finite loss or gradient is only recorded (the first
+        step of each, in :attr:`first_bad`); :meth:`check_finite` stops the run at the next log
+        step or checkpoint, so no checkpoint is written after it.
+        """
         self.ddp.train()
         batch = self._to_device(batch)
-        with torch.autocast(**self.autocast):
-            outputs = self.ddp(batch["image"])
-        loss, parts = xview3_loss(outputs, batch, self.cfg.loss)
-        stats = distributed.all_sum(torch.stack([loss.detach(), *(parts[p] for p in PARTS)]).float()) / self.rank.world
-        if not torch.isfinite(stats[0]):
-            self._stop_non_finite("loss")
+        loss, parts = self._loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
-        if not torch.isfinite(grad_norm):
-            self._stop_non_finite("gradient")
+        self.step += 1
+        finite = torch.stack([torch.isfinite(loss.detach()), torch.isfinite(grad_norm)])
+        self.first_bad = torch.minimum(self.first_bad, torch.where(finite, _NONE_YET, self.step))
         self.optimizer.step()
         self.schedule.step()
-        self.step += 1
-        return stats.cpu(), float(grad_norm)
+        return torch.stack([loss.detach(), *(parts[p] for p in PARTS)]).float(), grad_norm.detach()
 
-    def _stop_non_finite(self, what: str) -> None:
-        last = checkpoint_path(self.run_dir)
-        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written"
-        raise XtgeoError(f"non-finite {what} at step {self.step + 1}: training stopped; {kept}")
+    def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        with torch.autocast(**self.autocast):
+            outputs = self.ddp(batch["image"])
+        return xview3_loss(outputs, batch, self.cfg.loss)
+
+    def check_finite(self) -> None:
+        """Stop the run (all ranks) naming the first step with a non-finite loss or gradient."""
+        first = distributed.all_min(self.first_bad.clone()).tolist()
+        if min(first) < _NONE_YET:
+            what = "loss" if first[0] <= first[1] else "gradient"
+            last = checkpoint_path(self.run_dir)
+            kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written"
+            raise XtgeoError(f"non-finite {what} at step {min(first)}: training stopped; {kept}")
+
+    def plan_memory(self, batch: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+        """``train.checkpointing: auto`` on CUDA: measure the policies on ``batch`` and keep the
+        fastest that fits (:func:`xtgeo.train.memory.choose_policy`, same on every rank); returns
+        the probes as rows. RNG states are restored, so the run is the one it would have been."""
+        if self.cfg.train.checkpointing != "auto" or self.device.type != "cuda":
+            return []
+        saved = rng_state()
+        batch = self._to_device(batch)
+
+        def step() -> None:
+            self.ddp.train()
+            self._loss(batch)[0].backward()
+            self.optimizer.zero_grad(set_to_none=True)
+
+        chosen, probes = choose_policy(self.model, step, self.device, self.cfg.train.memory_fraction)
+        index = int(distributed.all_max(torch.tensor([POLICIES.index(chosen)], device=self.device)))
+        apply_policy(self.model, POLICIES[index])  # the most checkpointed choice of all ranks
+        set_rng_state(saved)
+        return [{"policy": p.policy, "step_s": p.seconds, "peak_gib": p.peak_gib} for p in probes]
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -287,13 +342,28 @@ class Trainer:
     def _loop(self, stop: int, log: RunLog | None) -> None:
         tc = self.cfg.train
         region = self.cfg.model["region_size"]
-        window = torch.zeros(len(PARTS) + 1)
-        window_steps, window_regions, window_start = 0, 0, time.perf_counter()
+        window = torch.zeros(len(PARTS) + 1, device=self.device)  # summed on the device: no per-step sync
+        window_steps, window_regions, window_wait, window_start = 0, 0, 0.0, time.perf_counter()
+        extra: dict[str, Any] = {"workers": self.workers}
+        if tc.compile:
+            extra["compiled"] = self.eager_reason is None
         self.progress.start(stop, self.step)
         try:
             while self.step < stop:
                 epoch, done = divmod(self.step, tc.epoch_steps)
-                for batch in self.train_loader(epoch, done):
+                batches = iter(self.train_loader(epoch, done))
+                while True:
+                    waited = time.perf_counter()
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    window_wait += time.perf_counter() - waited
+                    if "checkpointing" not in extra:
+                        probes = self.plan_memory(batch)
+                        extra["checkpointing"] = current_policy(self.model)
+                        if probes and log:
+                            log.log({"step": self.step, "checkpointing": extra["checkpointing"], "probes": probes})
+                        window_start = time.perf_counter()  # the probes are not training time
                     stats, grad_norm = self.train_step(batch)
                     logged = None
                     window += stats
@@ -301,21 +371,25 @@ class Trainer:
                     window_regions += len(batch["image"]) * crop_regions(batch["image"].shape, region) * self.rank.world
                     final = self.step >= stop
                     if self.step % tc.log_every == 0 or final:
-                        elapsed = time.perf_counter() - window_start
-                        row = {"step": self.step, "epoch": epoch, "loss": float(window[0]) / window_steps,
-                               **{p: float(v) / window_steps for p, v in zip(PARTS, window[1:])},
-                               "lr": self.schedule.get_last_lr()[0], "grad_norm": grad_norm,
+                        self.check_finite()
+                        means = (distributed.all_sum(window.clone()) / (self.rank.world * window_steps)).tolist()
+                        elapsed = time.perf_counter() - window_start  # the GPU has caught up: tolist() waited
+                        row = {"step": self.step, "epoch": epoch, "loss": means[0], **dict(zip(PARTS, means[1:])),
+                               "lr": self.schedule.get_last_lr()[0], "grad_norm": float(grad_norm),
                                "regions_per_s": window_regions / max(elapsed, 1e-9),
-                               "memory_gib": _memory_gib(self.device)}
+                               "data_wait_fraction": window_wait / max(elapsed, 1e-9),
+                               "memory_gib": _memory_gib(self.device), **extra}
                         if log:
                             log.log(row)
                         logged = row
                         window.zero_()
-                        window_steps, window_regions, window_start = 0, 0, time.perf_counter()
+                        window_steps, window_regions, window_wait, window_start = 0, 0, 0.0, time.perf_counter()
                     paused = time.perf_counter()
                     if self.step % tc.checkpoint_every == 0 or final:
+                        self.check_finite()
                         self.save()
                     if self.step % tc.epoch_steps == 0 and tc.validation != "none" and self.data.val_ids:
+                        self.check_finite()
                         row = {"step": self.step, "epoch": epoch, **self.validate()}
                         if tc.validation == "score":
                             row.update(self.score_scenes())
@@ -325,5 +399,7 @@ class Trainer:
                     self.progress.update(self.step, logged)
                     if final:
                         break
+                if self.step >= stop:
+                    break
         finally:
             self.progress.close()

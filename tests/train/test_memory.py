@@ -1,0 +1,56 @@
+"""Checkpointing policies (train.checkpointing) and the loader's worker count."""
+
+import pytest
+import torch
+
+from xtgeo.models import build_model
+from xtgeo.train.memory import POLICIES, apply_policy, choose_policy, current_policy, stages_of
+from xtgeo.train.trainer import loader_workers
+
+TINY = dict(region_size=64, region_batch=4, region_encoder=dict(kwargs=dict(embed_dim=16, depths=(1, 1, 1, 1),
+            num_heads=(1, 1, 1, 1))), context=dict(kind="xl", depth=1, dim=32, heads=2, chunk_regions=2),
+            decoder=dict(width=32, min_width=8, band_rows=2))
+
+
+def test_policies_set_exactly_the_named_stages_and_give_the_same_gradients():
+    torch.manual_seed(0)
+    model = build_model(TINY).train()
+    x = torch.randn(1, 2, 192, 128)
+    grads = {}
+    for policy in POLICIES:
+        apply_policy(model, policy)
+        assert current_policy(model) == policy
+        assert model.encoder.grad_checkpointing == ("backbone" in policy)
+        assert model.decoder_checkpointing == ("decoder" in policy)
+        assert model.context.grad_checkpointing == ("context" in policy)
+        model.zero_grad()
+        sum(m.float().mean() for m in model(x).values()).backward()
+        grads[policy] = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    scale = float(grads["none"].abs().max())  # float sums on CPU vary run to run at ~1e-5 of this
+    for policy in POLICIES[1:]:
+        torch.testing.assert_close(grads[policy], grads["none"], rtol=1e-3, atol=2e-4 * scale)
+    with pytest.raises(ValueError, match="stages are backbone, context, decoder"):
+        stages_of("backbone+head")
+
+
+def test_loader_workers_follow_the_config_or_the_cores():
+    assert loader_workers(3, torch.device("cuda"), 1) == 3
+    assert loader_workers(None, torch.device("cpu"), 1) == 0  # the CPU trains: no workers competing
+    assert 2 <= loader_workers(None, torch.device("cuda"), 1) <= 8
+    assert loader_workers(None, torch.device("cuda"), 64) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="measures GPU memory")
+def test_auto_policy_is_the_fastest_that_fits():
+    model = build_model(TINY).cuda().train()
+    x = torch.randn(1, 2, 512, 512, device="cuda")
+
+    def step():
+        sum(m.float().mean() for m in model(x).values()).backward()
+        model.zero_grad(set_to_none=True)
+
+    chosen, probes = choose_policy(model, step, torch.device("cuda"), memory_fraction=0.9)
+    fitting = [p for p in probes if p.fits]
+    assert chosen == min(fitting, key=lambda p: p.seconds).policy and current_policy(model) == chosen
+    peaks = {p.policy: p.peak_gib for p in probes}
+    assert peaks["backbone+context+decoder"] <= peaks["none"]

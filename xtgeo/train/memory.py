@@ -1,0 +1,89 @@
+"""Activation-checkpointing policy: which stages (backbone, context, decoder) recompute in backward.
+
+``train.checkpointing: config`` keeps the model section's own ``grad_checkpointing`` flags;
+``auto`` measures, once at the start of a CUDA run, one training step (forward + loss + backward,
+no optimiser step) on the first batch under each policy of :data:`POLICIES`, and keeps the fastest
+whose peak memory fits in ``train.memory_fraction`` of the GPU memory that was free before the
+model ran. A policy that runs out of memory is skipped; if none fits, every stage is checkpointed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+STAGES = ("backbone", "context", "decoder")
+#: Candidate policies, least recomputation first.
+POLICIES = ("none", "decoder", "context+decoder", "backbone+decoder", "backbone+context+decoder")
+
+
+def stages_of(policy: str) -> set[str]:
+    """The stages a policy names (``+``-joined, or ``none``); ValueError for an unknown stage."""
+    names = set() if policy == "none" else set(policy.split("+"))
+    if not names <= set(STAGES):
+        raise ValueError(f"checkpointing policy {policy!r}: stages are {', '.join(STAGES)} or none")
+    return names
+
+
+def apply_policy(model: torch.nn.Module, policy: str) -> None:
+    """Checkpoint the stages named in ``policy`` in an :class:`~xtgeo.models.XT`, and no others."""
+    names = stages_of(policy)
+    model.encoder.grad_checkpointing = "backbone" in names
+    model.decoder_checkpointing = "decoder" in names
+    if hasattr(model.context, "grad_checkpointing"):
+        model.context.grad_checkpointing = "context" in names
+
+
+def current_policy(model: torch.nn.Module) -> str:
+    """The policy a model's flags amount to (``none`` or stages joined by ``+``)."""
+    flags = {"backbone": model.encoder.grad_checkpointing, "decoder": model.decoder_checkpointing,
+             "context": getattr(model.context, "grad_checkpointing", False)}
+    return "+".join(stage for stage in STAGES if flags[stage]) or "none"
+
+
+@dataclass
+class Probe:
+    """One policy's measured step: seconds and peak GiB above what was allocated before, or OOM."""
+
+    policy: str
+    seconds: float | None
+    peak_gib: float | None
+
+    @property
+    def fits(self) -> bool:
+        return self.seconds is not None
+
+
+def choose_policy(model: torch.nn.Module, step: Callable[[], None], device: torch.device,
+                  memory_fraction: float, repeats: int = 2) -> tuple[str, list[Probe]]:
+    """Run ``step`` (forward + backward, gradients zeroed after) under each policy; return the
+    fastest that fits in ``memory_fraction`` of the free GPU memory, and every probe."""
+    free, _ = torch.cuda.mem_get_info(device)
+    budget = free * memory_fraction
+    base = torch.cuda.memory_allocated(device)
+    probes = []
+    step()  # compiles (once for every policy: checkpointing wraps the compiled stages)
+    for policy in POLICIES:
+        apply_policy(model, policy)
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        try:
+            start = time.perf_counter()
+            for _ in range(repeats):
+                step()
+            torch.cuda.synchronize(device)
+            seconds = (time.perf_counter() - start) / repeats
+            peak = torch.cuda.max_memory_allocated(device) - base
+        except torch.OutOfMemoryError:
+            probes.append(Probe(policy, None, None))
+            continue
+        probes.append(Probe(policy, seconds if peak <= budget else None, peak / 2**30))
+    torch.cuda.empty_cache()
+    fitting = [p for p in probes if p.fits]
+    chosen = min(fitting, key=lambda p: p.seconds).policy if fitting else POLICIES[-1]
+    apply_policy(model, chosen)
+    return chosen, probes
