@@ -111,7 +111,8 @@ def main() -> None:
                      "data_wait_fraction": "-", "checkpointing": step["policy"],
                      "compiled": bool(cfg["train"].get("compile")), "workers": "-"})
 
-    table = Table(title=f"{args.config.name}: {crop}² crops of {regions_per_crop} regions of {region} px, batch {batch}")
+    title = f"{args.config.name}: {crop}² crops of {regions_per_crop} regions of {region} px, batch {batch}"
+    table = Table(title=title)
     for key in rows[0]:
         table.add_column(key)
     for row in rows:

@@ -130,7 +130,8 @@ def test_fast_csv_parse_gives_the_text_paths_table_and_errors(tmp_path):
 
     from xtgeo.schema import _read_csv_text, _read_csv_typed, validate_table
 
-    header = "detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m,distance_from_shore_km,confidence\n"
+    header = ("detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m,"
+              "distance_from_shore_km,confidence\n")
     rows = ["12,40, s1 ,TRUE,0,NaN,1.5,HIGH", "13,41.5,s1,,false,,2,LOW", "1e3,7,s2,1,1.0,N/A,-0.25,MEDIUM",
             "5,5,s2,True,False,null,none,HIGH", "6,6,s3,false,true,12.25,NULL,LOW"]
     (tmp_path / "ok.csv").write_text(header + "\n".join(rows) + "\n")
