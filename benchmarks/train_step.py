@@ -25,8 +25,8 @@ from typing import Any
 import torch
 import yaml
 from rich.console import Console
-from rich.table import Table
 
+from benchmarks.model import table, timed
 from xtgeo.models import build_model
 from xtgeo.models.context import build_context_encoder
 from xtgeo.train.memory import POLICIES, apply_policy
@@ -45,19 +45,6 @@ def make_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch
         optimizer.zero_grad(set_to_none=True)
 
     return step
-
-
-def timed(step, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        step()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def policy_rows(model, crop: int, regions: int, policies: list[str], batches: list[int], repeats: int) -> list[dict]:
@@ -127,16 +114,6 @@ def context_rows(dim: int, regions: int, tokens: int, variants: dict[str, dict],
             rows.append({"context": name, "fwd_bwd_ms": f"{type(err).__name__}: {str(err)[:60]}"})
         console.print(rows[-1])
     return rows
-
-
-def table(title: str, rows: list[dict]) -> Table:
-    tab = Table(title=title)
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    for key in keys:
-        tab.add_column(key)
-    for row in rows:
-        tab.add_row(*(f"{row[k]:,.3f}" if isinstance(row.get(k), float) else str(row.get(k, "")) for k in keys))
-    return tab
 
 
 def main() -> None:
