@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
+from xtgeo.config import DEFAULT_BACKBONE as BACKBONE
 from xtgeo.models import CONTEXT_KINDS, build_model
-from xtgeo.models.region_encoder import DEFAULT_BACKBONE as BACKBONE
 
 FULL_SCENE = (29_400, 24_400)
 console = Console()

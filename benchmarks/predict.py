@@ -37,7 +37,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from xtgeo.config import load_config  # noqa: E402
+from xtgeo.config import Config, load_config  # noqa: E402
 from xtgeo.data.normalize import model_input  # noqa: E402
 from xtgeo.models import build_model  # noqa: E402
 from xtgeo.predict.inference import Predictor, predict_maps, read_batch  # noqa: E402
@@ -64,7 +64,7 @@ def sar_block(rng: np.random.Generator, rows: int, width: int) -> tuple[np.ndarr
     return vv, vh
 
 
-def memory_reader(height: int, width: int, cfg: Any) -> Callable[[GridWindow], tuple[np.ndarray, np.ndarray]]:
+def memory_reader(height: int, width: int, cfg: Config) -> Callable[[GridWindow], tuple[np.ndarray, np.ndarray]]:
     """Windows of an in-memory scene (VV, VH dB arrays), normalised like real reads."""
     rng = np.random.default_rng(0)
     vv, vh = np.empty((height, width), np.float32), np.empty((height, width), np.float32)
@@ -74,7 +74,7 @@ def memory_reader(height: int, width: int, cfg: Any) -> Callable[[GridWindow], t
     def read(window: GridWindow) -> tuple[np.ndarray, np.ndarray]:
         rows, cols = window.slices
         valid = np.ones((window.height, window.width), dtype=bool)
-        return model_input({"vv_db": vv[rows, cols], "vh_db": vh[rows, cols], "valid": valid}, cfg), valid
+        return model_input({"vv_db": vv[rows, cols], "vh_db": vh[rows, cols], "valid": valid}, cfg.data), valid
 
     return read
 
@@ -168,7 +168,7 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
         "case": name, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "scene": f"{opts['height']} x {opts['width']}", "model": opts["config"], "source": opts["source"],
         "windows": len(grid), "window": opts["window"], "overlap": opts["overlap"], "batch": opts["batch"],
-        "region_batch": cfg.model["region_batch"], "compiled": bool(opts.get("compile")), "readers": readers,
+        "region_batch": cfg.model.region_batch, "compiled": bool(opts.get("compile")), "readers": readers,
         "first_scene_s": round(scene_s[0], 2), "scene_s": round(steady, 2), "write_s": round(write_s, 3),
         "mpx_per_s": round(mpx / steady, 1), "detections": found[-1],
         "peak_gpu_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None,

@@ -72,18 +72,10 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
     parser.add_argument("--no-model-only", action="store_true", help="skip the model-only step benchmark")
     args = parser.parse_args()
-    import yaml
+    from xtgeo.config import load_config
 
-    cfg = yaml.safe_load(args.config.read_text())
-    for item in args.set:
-        key, value = item.split("=", 1)
-        section, *rest = key.split(".")
-        target = cfg.setdefault(section, {})
-        for part in rest[:-1]:
-            target = target.setdefault(part, {})
-        target[rest[-1]] = yaml.safe_load(value)
-    crop, region = int(cfg["data"]["crop_size"]), int(cfg["model"]["region_size"])
-    batch = int(cfg["train"].get("batch_size", 1))
+    cfg = load_config(args.config, args.set)  # its base: chain resolved, checked
+    crop, region, batch = cfg.data.crop_size, cfg.model.region_size, cfg.train.batch_size
     regions_per_crop = (-(-crop // region)) ** 2
 
     prep = prepare(args.work, args.scenes, args.side)
@@ -103,13 +95,13 @@ def main() -> None:
         step_json = run / "model_only.json"
         subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_step.py"), "--config", str(resolved),
                         "--policies", rows[0]["checkpointing"], "--batches", str(batch),
-                        *(["--compile"] if cfg["train"].get("compile") else []), "--json", str(step_json)],
+                        *(["--compile"] if cfg.train.compile else []), "--json", str(step_json)],
                        cwd=REPO, check=True)
         step = json.loads(step_json.read_text())["steps"][0]
         rows.append({"what": "model only (benchmarks/train_step.py)", "regions_per_s": step.get("regions_per_s"),
                      "peak_gb": step.get("peak_gb"), "gb_per_region": step.get("gb_per_region"),
                      "data_wait_fraction": "-", "checkpointing": step["policy"],
-                     "compiled": bool(cfg["train"].get("compile")), "workers": "-"})
+                     "compiled": cfg.train.compile, "workers": "-"})
 
     title = f"{args.config.name}: {crop}² crops of {regions_per_crop} regions of {region} px, batch {batch}"
     table = Table(title=title)

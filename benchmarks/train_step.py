@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from rich.console import Console
 
 from benchmarks.model import table, timed
+from xtgeo.config import load_config
 from xtgeo.models import build_model
 from xtgeo.models.context import build_context_encoder
 from xtgeo.train.memory import POLICIES, apply_policy
@@ -128,9 +128,9 @@ def main() -> None:
     parser.add_argument("--contexts", action="store_true", help="also time each context encoder alone")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    cfg = yaml.safe_load(args.config.read_text())
-    crop = int(cfg["data"]["crop_size"])
-    model_cfg = cfg["model"]
+    cfg = load_config(args.config)  # its base: chain resolved, checked
+    crop = cfg.data.crop_size
+    model_cfg = cfg.model
     torch.manual_seed(0)
     model = build_model(model_cfg).cuda().train()
     if args.compile:
@@ -147,8 +147,8 @@ def main() -> None:
         results["profile"] = profile_step(model, crop, args.policies.split(",")[0], args.profile)
         console.print(results["profile"])
     if args.contexts:
-        ctx = dict(model_cfg.get("context", {}))
-        dim, depth, heads = ctx.get("dim") or model.encoder.channels[-1], ctx.get("depth", 2), ctx.get("heads", 8)
+        ctx = model_cfg.context
+        dim, depth, heads = ctx.dim or model.encoder.channels[-1], ctx.depth, ctx.heads
         tokens = (model.encoder.region_size // model.encoder.reductions[-1]) ** 2
         base = dict(depth=depth, heads=heads)
         variants = {

@@ -26,7 +26,7 @@ def test_crops_read_through_torchgeo_match_the_scene_and_its_labels(prepared_dat
         with rasterio.open(scene.path) as src:
             window = Window(col0, row0, CROP, CROP)
             raw = src.read([BANDS.index(b) + 1 for b in ("vv_db", "vh_db", "valid")], window=window, boundless=True)
-        expected = model_input(dict(zip(("vv_db", "vh_db", "valid"), raw)), cfg)
+        expected = model_input(dict(zip(("vv_db", "vh_db", "valid"), raw)), cfg.data)
         assert np.array_equal(sample["image"].numpy(), expected)
         table = data.labels[scene_index]
         inside = table[(table.detect_scene_row.between(row0, row0 + CROP - 1))

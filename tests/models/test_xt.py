@@ -10,8 +10,9 @@ import timm
 import torch
 
 from tests.hostile import payloads
+from xtgeo.config import model_config
 from xtgeo.errors import ConfigError, XtgeoError
-from xtgeo.models import CONTEXT_KINDS, build_model, resolve_config
+from xtgeo.models import CONTEXT_KINDS, build_model
 from xtgeo.models.tokenize import (
     RegionGrid,
     all_tokens_valid,
@@ -55,13 +56,6 @@ def test_output_shapes_for_non_square_sizes_off_the_region_grid(backbone):
         assert value.shape == (2, 1, 97, 150), name
         assert torch.isfinite(value).all(), name
     assert (out["length"] >= 0).all()
-
-
-def test_classify_task_gives_class_logits():
-    model = tiny_model("vit", task="classify", num_classes=7)
-    with torch.no_grad():
-        logits = model(torch.randn(3, 2, 70, 130))
-    assert logits.shape == (3, 7)
 
 
 #: Options that make each kind's reach non-trivial on the tiny 3 × 5-region model: xl in several
@@ -240,7 +234,6 @@ def test_a_poisoned_pretrained_file_cannot_run_code(tmp_path):
         (dict(context=dict(kind="lstm")), "context.kind"),
         (dict(context=dict(kind="xl", mem_length=3)), "mem_length"),
         (dict(task="detect"), "task"),
-        (dict(task="classify"), "num_classes"),
         (dict(region_size=72), "region_size"),
         (dict(region_encoder=dict(name="no_such_net")), "region_encoder.name"),
         (dict(region_encoder=dict(pretrained_file="/nonexistent/w.pth")), "region_encoder.pretrained_file"),
@@ -254,13 +247,10 @@ def test_bad_config_raises_config_error_naming_the_key(change, key):
 
 
 def test_config_objects_and_defaults():
-    class Section:
-        def __init__(self, **kw):
-            self.__dict__.update(kw)
-
-    cfg = resolve_config(Section(in_chans=3, context=Section(kind="vit", dim=None)))
-    assert cfg["in_chans"] == 3 and cfg["context"]["kind"] == "vit"
-    assert cfg["context"]["depth"] == 2 and cfg["region_encoder"]["name"].startswith("swinv2")
+    cfg = model_config(dict(in_chans=3, context=dict(kind="vit", dim=None)))
+    assert cfg.in_chans == 3 and cfg.context.kind == "vit"
+    assert cfg.context.depth == 2 and cfg.region_encoder.name.startswith("swinv2")
+    assert model_config(cfg) == cfg  # a typed config is accepted as it is
 
 
 def test_model_package_imports_no_geospatial_stack():

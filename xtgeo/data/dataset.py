@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ from torch.utils.data import Dataset
 from torchgeo.datasets import RasterDataset
 
 from xtgeo.atomic import is_temporary
+from xtgeo.config import Config, DataConfig
 from xtgeo.data.augment import augment_sample
 from xtgeo.data.normalize import model_input
 from xtgeo.data.targets import crop_targets
@@ -92,7 +92,7 @@ class PreparedData:
     val_ids: list[int]
 
 
-def open_prepared(prep_dir: str | Path, data_cfg: Any) -> PreparedData:
+def open_prepared(prep_dir: str | Path, data_cfg: DataConfig) -> PreparedData:
     """Open every scene of ``prep_dir`` with its labels; split off the validation scenes."""
     prep_dir = Path(prep_dir)
     if not prep_dir.is_dir():
@@ -122,7 +122,7 @@ def open_prepared(prep_dir: str | Path, data_cfg: Any) -> PreparedData:
 class CropDataset(Dataset):
     """Reads a crop ``(scene, GeoSlice, symmetry)`` into ``image`` (C, H, W) and target maps (1, H, W)."""
 
-    def __init__(self, data: PreparedData, cfg: Any) -> None:
+    def __init__(self, data: PreparedData, cfg: Config) -> None:
         self.data, self.cfg = data, cfg
 
     def __getitem__(self, item: Item) -> dict[str, torch.Tensor]:
@@ -132,7 +132,7 @@ class CropDataset(Dataset):
         bands = dict(zip(scene.bands, raw))
         row0, col0 = scene.pixel_origin(query)
         targets = crop_targets(self.data.labels[scene_index], row0, col0, raw.shape[1:], self.cfg.data)
-        sample = {"image": torch.from_numpy(model_input(bands, self.cfg))}
+        sample = {"image": torch.from_numpy(model_input(bands, self.cfg.data))}
         sample.update({k: torch.from_numpy(v)[None] for k, v in targets.items()})
         return augment_sample(sample, code)
 

@@ -12,13 +12,13 @@ Each sample is an :data:`~xtgeo.data.dataset.Item` that :class:`~xtgeo.data.data
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pandas as pd
 import torch
 from torch.utils.data import Sampler
 from torchgeo.samplers import GridGeoSampler
 
+from xtgeo.config import DataConfig
 from xtgeo.data.augment import SYMMETRIES
 from xtgeo.data.dataset import Item, PreparedData, PreparedScene
 
@@ -72,7 +72,7 @@ class TrainSampler(Sampler[Item]):
     ``skip`` leaves out the first samples of this rank (used when resuming mid-epoch).
     """
 
-    def __init__(self, data: PreparedData, data_cfg: Any, num_samples: int, seed: int, epoch: int = 0,
+    def __init__(self, data: PreparedData, data_cfg: DataConfig, num_samples: int, seed: int, epoch: int = 0,
                  rank: int = 0, world_size: int = 1, skip: int = 0) -> None:
         self.data, self.num_samples, self.seed, self.epoch = data, num_samples, seed, epoch
         self.rank, self.world_size, self.skip, self.augment = rank, world_size, skip, data_cfg.augment
@@ -103,7 +103,7 @@ class TrainSampler(Sampler[Item]):
         return max(self.num_samples - self.skip, 0)
 
 
-def validation_items(data: PreparedData, data_cfg: Any, rank: int = 0, world_size: int = 1) -> list[Item]:
+def validation_items(data: PreparedData, data_cfg: DataConfig, rank: int = 0, world_size: int = 1) -> list[Item]:
     """Grid crops (torchgeo ``GridGeoSampler``) over the validation scenes, dealt to ``rank``."""
     stride = max(1, int(data_cfg.crop_size * data_cfg.val_stride_fraction))
     items: list[Item] = []

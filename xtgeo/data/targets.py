@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from xtgeo.config import DataConfig
+
 IGNORE = -1.0
 
 
@@ -51,7 +53,7 @@ def _window(r: int, c: int, radius: int, shape: tuple[int, int]) -> tuple[slice,
 
 
 def crop_targets(labels: pd.DataFrame, row0: int, col0: int, shape: tuple[int, int],
-                 data_cfg: Any) -> dict[str, np.ndarray]:
+                 data_cfg: DataConfig) -> dict[str, np.ndarray]:
     """Target maps for the crop whose top-left scene pixel is (row0, col0) and size ``shape``.
 
     ``labels`` holds one scene's xView3 labels (``detect_scene_row``, ``detect_scene_column``,

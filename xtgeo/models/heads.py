@@ -1,4 +1,4 @@
-"""Output heads: xView3 dense maps (center, vessel, fishing, length) or image class logits."""
+"""Output heads: the xView3 dense maps (center, vessel, fishing, length)."""
 
 from __future__ import annotations
 
@@ -36,17 +36,3 @@ class XView3Heads(nn.Module):
     def as_maps(stacked: torch.Tensor) -> dict[str, torch.Tensor]:
         """Split stacked (B, 4, H, W) outputs into ``{name: (B, 1, H, W)}``."""
         return {name: stacked[:, i : i + 1] for i, name in enumerate(XVIEW3_MAPS)}
-
-
-class ClassifyHead(nn.Module):
-    """Mean of the valid context tokens of each image → LayerNorm → class logits (B, classes)."""
-
-    def __init__(self, dim: int, num_classes: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(dim)
-        self.fc = nn.Linear(dim, num_classes)
-
-    def forward(self, tokens: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        weights = valid.to(tokens.dtype).unsqueeze(-1)  # (R, T, 1)
-        pooled = (tokens * weights).sum(dim=(1, 2)) / weights.sum()
-        return self.fc(self.norm(pooled))

@@ -13,8 +13,6 @@ from xtgeo.errors import ConfigError
 from xtgeo.models.pretrained import load_verified, read_state_dict, resolve_weights
 from xtgeo.models.tokenize import RegionGrid, take_regions
 
-DEFAULT_BACKBONE = "swinv2_tiny_window8_256"
-
 
 def _timm_model(name: str, region_size: int, **options: Any) -> nn.Module:
     """``timm.create_model``, built for ``region_size`` where the backbone has a fixed input size."""
@@ -40,8 +38,6 @@ def create_backbone(
     a file that fits poorly is refused, naming it), then handed to the features-only backbone.
     Backbones with a fixed input size (Swin, ViT) are built for ``region_size``.
     """
-    if not timm.is_model(name):
-        raise ConfigError(f"region_encoder.name: {name!r} is not a timm model")
     options: dict[str, Any] = dict(in_chans=in_chans, **kwargs)
     if pretrained_file is None:
         return _timm_model(name, region_size, features_only=True, **options)
@@ -65,10 +61,10 @@ class RegionEncoder(nn.Module):
 
     def __init__(
         self,
-        name: str = DEFAULT_BACKBONE,
-        in_chans: int = 2,
-        region_size: int = 256,
-        region_batch: int = 64,
+        name: str,
+        in_chans: int,
+        region_size: int,
+        region_batch: int,
         pretrained_file: str | None = None,
         grad_checkpointing: bool = False,
         **kwargs: Any,

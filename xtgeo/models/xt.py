@@ -7,9 +7,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from xtgeo.config import ContextConfig, DecoderConfig
 from xtgeo.models.context import build_context_encoder
 from xtgeo.models.decoder import UNetDecoder
-from xtgeo.models.heads import ClassifyHead, XView3Heads
+from xtgeo.models.heads import XView3Heads
 from xtgeo.models.region_encoder import RegionEncoder
 from xtgeo.models.tokenize import (
     RegionGrid,
@@ -23,43 +24,22 @@ from xtgeo.models.tokenize import (
 
 
 class XT(nn.Module):
-    """Nested-tokenization model for images of any (H, W).
+    """Nested-tokenization model for images of any (H, W): ``forward(x)`` maps (B, C, H, W) to one
+    (B, 1, H, W) map per head of :mod:`xtgeo.tasks.xview3`."""
 
-    ``task="xview3"``: ``forward(x)`` maps (B, C, H, W) to ``{center, vessel, fishing, length}``,
-    each (B, 1, H, W). ``task="classify"``: to class logits (B, num_classes).
-    """
-
-    def __init__(
-        self,
-        region_encoder: RegionEncoder,
-        context: dict[str, Any],
-        task: str = "xview3",
-        num_classes: int | None = None,
-        decoder: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, region_encoder: RegionEncoder, context: ContextConfig, decoder: DecoderConfig) -> None:
         super().__init__()
         self.encoder = region_encoder
         deep = region_encoder.channels[-1]
-        options = dict(context)
-        self.context_kind = options.pop("kind")
-        dim = options.pop("dim", None) or deep
-        self.context = build_context_encoder(self.context_kind, dim=dim, **options)
-        has_context = self.context_kind != "none"
-        self.to_context = nn.Linear(deep, dim) if has_context and dim != deep else nn.Identity()
-        self.from_context = nn.Linear(dim, deep) if has_context and dim != deep else nn.Identity()
-        self.task = task
-        if task == "classify":
-            self.head = ClassifyHead(deep, num_classes)
-            return
-        decoder = dict(decoder or {})
-        self.band_rows = decoder.pop("band_rows", 16)
-        self.inference_band_rows = decoder.pop("inference_band_rows", 64)
-        self.decoder_checkpointing = decoder.pop("grad_checkpointing", False)
-        length_scale = decoder.pop("length_scale", 100.0)
-        self.decoder = UNetDecoder(
-            region_encoder.channels, region_encoder.reductions, region_encoder.in_chans, **decoder
-        )
-        self.head = XView3Heads(self.decoder.out_channels, length_scale=length_scale)
+        dim = context.dim or deep
+        self.context = build_context_encoder(context.kind, dim, context.depth, context.heads, **context.options)
+        self.to_context = nn.Linear(deep, dim) if dim != deep else nn.Identity()
+        self.from_context = nn.Linear(dim, deep) if dim != deep else nn.Identity()
+        self.band_rows, self.inference_band_rows = decoder.band_rows, decoder.inference_band_rows
+        self.decoder_checkpointing = decoder.grad_checkpointing
+        self.decoder = UNetDecoder(region_encoder.channels, region_encoder.reductions, region_encoder.in_chans,
+                                   width=decoder.width, min_width=decoder.min_width)
+        self.head = XView3Heads(self.decoder.out_channels, length_scale=decoder.length_scale)
 
     def compile_pixel_stages(self, **options: Any) -> None:
         """``torch.compile`` the region backbone and the decoder, the stages that run per pixel.
@@ -69,28 +49,23 @@ class XT(nn.Module):
         ``torch.compile``.
         """
         self.encoder.body.compile(**options)
-        if self.task != "classify":
-            self.decoder.compile(**options)
+        self.decoder.compile(**options)
 
-    def contextualize(self, deep: torch.Tensor, grid: RegionGrid) -> tuple[torch.Tensor, torch.Tensor]:
-        """Deepest region maps (B·R, D, h, w) → the same maps after context, and token validity."""
+    def contextualize(self, deep: torch.Tensor, grid: RegionGrid) -> torch.Tensor:
+        """Deepest region maps (B·R, D, h, w) → the same maps with what the context encoder adds."""
         h, w = deep.shape[-2:]
         pos, valid = token_positions(grid, h, w, device=deep.device)
-        if self.context_kind == "none":
-            return deep, valid
         tokens = maps_to_tokens(deep, grid)
         mask = None if all_tokens_valid(grid, h, w) else valid  # no mask: no host sync, flash attention
         context = self.from_context(self.context(self.to_context(tokens), pos, mask))
-        return deep + tokens_to_maps(context.to(deep.dtype), h, w), valid
+        return deep + tokens_to_maps(context.to(deep.dtype), h, w)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor] | torch.Tensor:
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         height, width = x.shape[-2:]
         grid = RegionGrid(height, width, self.encoder.region_size)
         padded = pad_to_regions(x, grid)
         maps = self.encoder(padded, grid)
-        maps[-1], valid = self.contextualize(maps[-1], grid)
-        if self.task == "classify":
-            return self.head(maps_to_tokens(maps[-1], grid), valid)
+        maps[-1] = self.contextualize(maps[-1], grid)
         feats = [stitch(m, grid) for m in maps]
         # Without gradients no activations are kept, so wider bands cost little memory and
         # recompute fewer halo rows.

@@ -21,8 +21,8 @@ import geopandas as gpd
 import numpy as np
 import torch
 
-from xtgeo.config import Config, load_config
-from xtgeo.data.normalize import input_channels, model_input
+from xtgeo.config import Config, from_dict, load_config
+from xtgeo.data.normalize import model_input
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.models import build_model
 from xtgeo.predict.detections import detections_frame
@@ -104,8 +104,8 @@ def _check_channels(path: Path, config: dict) -> None:
     model = config.get("model")
     given = model.get("in_chans") if isinstance(model, dict) else None
     try:
-        made = input_channels(config)
-    except (AttributeError, TypeError):
+        made = from_dict({"data": config.get("data")}).data.input_channels
+    except ConfigError:
         return  # a malformed data section: load_config names the key
     if given is not None and given != made:
         raise XtgeoError(
@@ -152,7 +152,7 @@ def window_reader(source: SceneSource, config: Config) -> WindowReader:
 
     def read_window(window: GridWindow) -> tuple[np.ndarray, np.ndarray]:
         bands = source.read_bands(window)
-        return model_input(bands, config), bands["valid"]
+        return model_input(bands, config.data), bands["valid"]
 
     return read_window
 

@@ -7,11 +7,10 @@ zero that still has a gradient path), so every head receives gradients on every 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
+from xtgeo.config import LossConfig
 from xtgeo.data.targets import IGNORE
 
 
@@ -56,7 +55,7 @@ def relative_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def xview3_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
-                cfg: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                cfg: LossConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total weighted loss and its (detached) parts ``center, vessel, fishing, length``."""
     out = {k: v.float() for k, v in outputs.items()}
     if cfg.center == "focal":

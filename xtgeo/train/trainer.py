@@ -101,8 +101,8 @@ def run_training(
         raise XtgeoError(
             f"{run_dir}: already holds a training run; pass --resume to continue it or choose another --out"
         )
-    if not resume and cfg.model["region_encoder"]["pretrained_file"] is not None:
-        resolve_weights(cfg.model["region_encoder"]["pretrained_file"])  # a missing file: before any process starts
+    if not resume and cfg.model.region_encoder.pretrained_file is not None:
+        resolve_weights(cfg.model.region_encoder.pretrained_file)  # a missing file: before any process starts
     data = open_prepared(data_dir, cfg.data)  # fail on a bad data folder before any process starts
     if distributed.from_environment().main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -341,7 +341,7 @@ class Trainer:
 
     def _loop(self, stop: int, log: RunLog | None) -> None:
         tc = self.cfg.train
-        region = self.cfg.model["region_size"]
+        region = self.cfg.model.region_size
         window = torch.zeros(len(PARTS) + 1, device=self.device)  # summed on the device: no per-step sync
         window_steps, window_regions, window_wait, window_start = 0, 0, 0.0, time.perf_counter()
         extra: dict[str, Any] = {"workers": self.workers}

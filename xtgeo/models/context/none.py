@@ -9,9 +9,10 @@ from xtgeo.models.context.base import ContextEncoder, register
 
 @register("none")
 class NoContext(ContextEncoder):
-    """Identity: tokens come back unchanged, so no information crosses regions."""
+    """Adds nothing to any token (its output, which the model adds to the tokens, is zero), so no
+    information crosses regions."""
 
     def forward(
         self, tokens: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor | None = None
     ) -> torch.Tensor:
-        return tokens
+        return torch.zeros_like(tokens)
