@@ -17,8 +17,9 @@ from xtgeo.errors import XtgeoError
 from xtgeo.predict.detections import COLUMNS, concat_frames, detections_frame, write_detections
 from xtgeo.predict.inference import Predictor, predict_maps, prefetch
 from xtgeo.predict.postprocess import detections_from_maps, find_peaks
-from xtgeo.predict.windows import HEADS, SceneMaps, WindowGrid
+from xtgeo.predict.windows import SceneMaps, WindowGrid
 from xtgeo.schema import PREDICTION_COLUMNS
+from xtgeo.tasks.xview3 import HEAD_NAMES as HEADS
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,9 @@ import numpy as np
 import pandas as pd
 
 from xtgeo.config import DataConfig
+from xtgeo.tasks.xview3 import HEADS, PEAK_LOSS_MASK
 
+#: Target value of pixels without a known class (no loss there).
 IGNORE = -1.0
 
 
@@ -63,13 +65,9 @@ def crop_targets(labels: pd.DataFrame, row0: int, col0: int, shape: tuple[int, i
     sigma, radius = float(data_cfg.center_sigma_px), int(data_cfg.disc_radius_px)
     reach = max(int(np.ceil(3 * sigma)), radius)
     h, w = shape
-    maps = {
-        "center": np.zeros(shape, np.float32),
-        "center_weight": np.ones(shape, np.float32),
-        "vessel": np.full(shape, IGNORE, np.float32),
-        "fishing": np.full(shape, IGNORE, np.float32),
-        "length": np.zeros(shape, np.float32),
-    }
+    empty = {"gaussian": 0.0, "disc_class": IGNORE, "disc_value": 0.0}
+    maps = {head.name: np.full(shape, empty[head.target], np.float32) for head in HEADS}
+    maps[PEAK_LOSS_MASK] = np.ones(shape, np.float32)
     if labels.empty:
         return maps
     rows = np.rint(labels["detect_scene_row"].to_numpy(float)).astype(int) - row0
@@ -86,19 +84,22 @@ def crop_targets(labels: pd.DataFrame, row0: int, col0: int, shape: tuple[int, i
         objects, rows, cols, low = objects[keep], rows[keep], cols[keep], low[keep]
     elif data_cfg.low_confidence == "positive":
         low = np.zeros_like(low)
-    vessel, fishing = _known(objects["is_vessel"]), _known(objects["is_fishing"])
-    length = _known(objects["vessel_length_m"])
+    values = {head.name: _known(objects[head.label_column]) for head in HEADS if head.label_column}
     for i, (r, c) in enumerate(zip(rows, cols)):
         rs, cs, dr, dc = _window(r, c, reach, shape)
         dist2 = dr**2 + dc**2
         if low[i]:
-            maps["center_weight"][rs, cs][dist2 <= radius**2] = 0.0
+            maps[PEAK_LOSS_MASK][rs, cs][dist2 <= radius**2] = 0.0
             continue
-        np.maximum(maps["center"][rs, cs], np.exp(-dist2 / (2 * sigma**2)), out=maps["center"][rs, cs])
         disc = dist2 <= radius**2
-        for name, values in (("vessel", vessel), ("fishing", fishing)):
-            if np.isfinite(values[i]):
-                maps[name][rs, cs][disc] = float(values[i] > 0.5)
-        if np.isfinite(length[i]) and length[i] > 0:
-            maps["length"][rs, cs][disc] = length[i]
+        for head in HEADS:
+            target = maps[head.name][rs, cs]
+            if head.target == "gaussian":
+                np.maximum(target, np.exp(-dist2 / (2 * sigma**2)), out=target)
+                continue
+            value = values[head.name][i]
+            if head.target == "disc_class" and np.isfinite(value):
+                target[disc] = float(value > 0.5)
+            elif head.target == "disc_value" and np.isfinite(value) and value > 0:
+                target[disc] = value
     return maps

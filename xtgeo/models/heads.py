@@ -1,4 +1,4 @@
-"""Output heads: the xView3 dense maps (center, vessel, fishing, length)."""
+"""Output heads: one dense map per head of the xView3 task (:mod:`xtgeo.tasks.xview3`)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-XVIEW3_MAPS: tuple[str, ...] = ("center", "vessel", "fishing", "length")
+from xtgeo.tasks.xview3 import HEAD_NAMES, HEADS, PEAK_HEAD
 
 
 class XView3Heads(nn.Module):
-    """A 1×1 convolution to the four xView3 maps, stacked as channels (B, 4, H, W).
+    """A 1×1 convolution to the xView3 maps, stacked as channels (B, heads, H, W) in head order.
 
-    ``center``, ``vessel`` and ``fishing`` are logits; ``length`` is in metres and never negative
-    (``length_scale · softplus``). The center logit starts at a low prior, as objects are rare.
-    Outputs keep the dtype of the features (bf16 under autocast: a full scene's maps are large).
+    ``logit`` heads stay logits; ``metres`` heads (the length) are ``length_scale · softplus`` of
+    the convolution, never negative. The peak (centre) logit starts at a low prior, as objects are
+    rare. Outputs keep the dtype of the features (bf16 under autocast: a full scene's maps are large).
     """
 
-    def __init__(self, in_channels: int, length_scale: float = 100.0, center_prior: float = 0.01) -> None:
+    def __init__(self, in_channels: int, length_scale: float, center_prior: float = 0.01) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, len(XVIEW3_MAPS), kernel_size=1)
+        self.conv = nn.Conv2d(in_channels, len(HEADS), kernel_size=1)
         self.length_scale = length_scale
+        self.metres = tuple(i for i, head in enumerate(HEADS) if head.activation == "metres")
         with torch.no_grad():
             self.conv.bias.zero_()
-            self.conv.bias[0] = math.log(center_prior / (1 - center_prior))
+            self.conv.bias[HEAD_NAMES.index(PEAK_HEAD.name)] = math.log(center_prior / (1 - center_prior))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         raw = self.conv(features)
-        length = (self.length_scale * F.softplus(raw[:, 3:].float())).to(raw.dtype)
-        return torch.cat([raw[:, :3], length], dim=1)
+        channels = [raw[:, i : i + 1] for i in range(len(HEADS))]
+        for i in self.metres:
+            channels[i] = (self.length_scale * F.softplus(channels[i].float())).to(raw.dtype)
+        return torch.cat(channels, dim=1)
 
     @staticmethod
     def as_maps(stacked: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Split stacked (B, 4, H, W) outputs into ``{name: (B, 1, H, W)}``."""
-        return {name: stacked[:, i : i + 1] for i, name in enumerate(XVIEW3_MAPS)}
+        """Split stacked (B, heads, H, W) outputs into ``{name: (B, 1, H, W)}``."""
+        return {name: stacked[:, i : i + 1] for i, name in enumerate(HEAD_NAMES)}

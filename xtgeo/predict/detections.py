@@ -2,7 +2,8 @@
 
 Columns: the xView3 submission columns (:data:`~xtgeo.schema.PREDICTION_COLUMNS`) first, then
 ``detect_lat, detect_lon`` (EPSG:4326, pixel centres), ``distance_from_shore_km`` (NaN where
-unknown), ``score, vessel_score, fishing_score``; the geometry is the point in EPSG:4326.
+unknown), the head probabilities at the peak (``score, vessel_score, fishing_score``:
+:data:`xtgeo.tasks.xview3.SCORE_COLUMNS`); the geometry is the point in EPSG:4326.
 CSV (no geometry column), GeoPackage, GeoJSON (RFC 7946) and GeoParquet.
 """
 
@@ -21,15 +22,16 @@ from pyproj import CRS, Transformer
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import XtgeoError
 from xtgeo.schema import PREDICTION_COLUMNS
+from xtgeo.tasks.xview3 import SCORE_COLUMNS
 
 WGS84 = "EPSG:4326"
-EXTRA_COLUMNS = ("detect_lat", "detect_lon", "distance_from_shore_km", "score", "vessel_score", "fishing_score")
+EXTRA_COLUMNS = ("detect_lat", "detect_lon", "distance_from_shore_km", *SCORE_COLUMNS)
 COLUMNS = PREDICTION_COLUMNS + EXTRA_COLUMNS
 DTYPES = {
     "detect_scene_row": "int64", "detect_scene_column": "int64", "scene_id": "object",
     "is_vessel": "bool", "is_fishing": "bool", "vessel_length_m": "float64",
     "detect_lat": "float64", "detect_lon": "float64", "distance_from_shore_km": "float64",
-    "score": "float64", "vessel_score": "float64", "fishing_score": "float64",
+    **dict.fromkeys(SCORE_COLUMNS, "float64"),
 }
 
 

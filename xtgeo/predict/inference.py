@@ -17,12 +17,12 @@ import numpy as np
 import torch
 
 from xtgeo.errors import XtgeoError
-from xtgeo.predict.windows import HEADS, GridWindow, SceneMaps, WindowGrid
+from xtgeo.predict.windows import GridWindow, SceneMaps, WindowGrid
+from xtgeo.tasks.xview3 import HEADS
 
 T = TypeVar("T")
 R = TypeVar("R")
 WindowReader = Callable[[GridWindow], tuple[np.ndarray, np.ndarray]]
-PROBABILITY_HEADS = ("center", "vessel", "fishing")
 
 
 def prefetch(fn: Callable[[T], R], items: Iterable[T], workers: int = 2, depth: int = 3) -> Iterator[R]:
@@ -73,11 +73,15 @@ def read_batch(windows: list[GridWindow], read_window: WindowReader, pin: bool) 
 
 
 def head_outputs(raw: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Model outputs (B, 1, h, w) → probabilities / metres (B, h, w); centre is 0 on nodata."""
-    out = {h: raw[h][:, 0].float() for h in HEADS}
-    for head in PROBABILITY_HEADS:
-        out[head] = torch.sigmoid(out[head])
-    out["center"] = out["center"] * valid
+    """Model outputs (B, 1, h, w) → probabilities / metres (B, h, w); the peak head is 0 on nodata."""
+    out = {}
+    for head in HEADS:
+        value = raw[head.name][:, 0].float()
+        if head.activation == "logit":
+            value = torch.sigmoid(value)
+        if head.decoding == "peaks":
+            value = value * valid
+        out[head.name] = value
     return out
 
 

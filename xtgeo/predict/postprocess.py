@@ -5,21 +5,21 @@ Peaks follow :func:`skimage.feature.peak_local_max` (``min_distance=nms_radius_p
 the threshold and the maximum of its (2r+1)² window; peaks of equal height closer than r (plateaus)
 are thinned greedily. The window maximum is a max-pool run where the maps live (GPU or CPU), in
 row bands, so the whole-scene map is never copied or expanded to float32 at once.
-Imports numpy, scipy and torch only.
+Imports numpy, scipy and torch (and xtgeo's config and task spec) only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.spatial import cKDTree
 
-if TYPE_CHECKING:
-    from xtgeo.config import PostprocessConfig
+from xtgeo.config import PostprocessConfig
+from xtgeo.tasks.xview3 import HEADS, PEAK_HEAD
+
 
 def local_peaks(center: torch.Tensor, threshold: float, radius: int, band_rows: int = 2048) -> np.ndarray:
     """(row, col) int64 of pixels above ``threshold`` that are the maximum of their (2r+1)² window."""
@@ -63,26 +63,29 @@ def find_peaks(center: torch.Tensor, threshold: float, radius: int) -> tuple[np.
 
 
 def detections_from_maps(maps: Mapping[str, torch.Tensor], config: PostprocessConfig) -> dict[str, np.ndarray]:
-    """Detections (arrays ``detect_scene_row, detect_scene_column, score, vessel_score, fishing_score,
-    is_vessel, is_fishing, vessel_length_m``) from full-scene ``center, vessel, fishing, length`` maps.
+    """Detections from the full-scene map of every head, decoded as :mod:`xtgeo.tasks.xview3` says:
+    ``detect_scene_row, detect_scene_column`` and ``score`` (the peaks of the centre map), the
+    class probabilities at the peaks (``vessel_score, fishing_score``), the class decisions
+    (``is_vessel, is_fishing``) and the length (``vessel_length_m``), as arrays.
 
     ``config`` has the thresholds of :class:`xtgeo.config.PostprocessConfig` (probabilities, pixels).
     """
-    points, scores = find_peaks(maps["center"], config.center_threshold, config.nms_radius_px)
-    index = torch.from_numpy(points).to(maps["center"].device)
-
-    def at_peaks(head: str) -> np.ndarray:
-        return maps[head][index[:, 0], index[:, 1]].float().cpu().numpy()
-
-    vessel, fishing = at_peaks("vessel"), at_peaks("fishing")
-    is_vessel = vessel >= config.vessel_threshold
-    return {
-        "detect_scene_row": points[:, 0],
-        "detect_scene_column": points[:, 1],
-        "score": scores,
-        "vessel_score": vessel,
-        "fishing_score": fishing,
-        "is_vessel": is_vessel,
-        "is_fishing": is_vessel & (fishing >= config.fishing_threshold),
-        "vessel_length_m": np.maximum(at_peaks("length"), 0.0),
-    }
+    peaks = maps[PEAK_HEAD.name]
+    points, scores = find_peaks(peaks, getattr(config, PEAK_HEAD.threshold_key), config.nms_radius_px)
+    index = torch.from_numpy(points).to(peaks.device)
+    found: dict[str, np.ndarray] = {"detect_scene_row": points[:, 0], "detect_scene_column": points[:, 1],
+                                    "score": scores}
+    at_peaks = {head.name: maps[head.name][index[:, 0], index[:, 1]].float().cpu().numpy()
+                for head in HEADS if head.decoding != "peaks"}
+    decided: dict[str, np.ndarray] = {}
+    for head in (h for h in HEADS if h.decoding == "threshold"):
+        found[head.score_column] = at_peaks[head.name]
+        decided[head.name] = at_peaks[head.name] >= getattr(config, head.threshold_key)
+        if head.within is not None:
+            decided[head.name] &= decided[head.within]
+    for head in HEADS:
+        if head.decoding == "threshold":
+            found[head.label_column] = decided[head.name]
+        elif head.decoding == "value":
+            found[head.label_column] = np.maximum(at_peaks[head.name], 0.0)
+    return found

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from xtgeo.models.heads import XVIEW3_MAPS as HEADS  # the maps predict blends, one per model head
+from xtgeo.tasks.xview3 import HEAD_NAMES  # the maps predict blends, one per model head
 
 MAP_DTYPE = torch.float16
 
@@ -130,7 +130,7 @@ class SceneMaps:
     ``device`` (the model's device), so that post-processing need not move them.
     """
 
-    def __init__(self, grid: WindowGrid, device: torch.device | str = "cpu", heads: tuple[str, ...] = HEADS):
+    def __init__(self, grid: WindowGrid, device: torch.device | str = "cpu", heads: tuple[str, ...] = HEAD_NAMES):
         self.grid = grid
         self.device = torch.device(device)
         self.maps = {h: torch.zeros(grid.height, grid.width, dtype=MAP_DTYPE, device=self.device) for h in heads}

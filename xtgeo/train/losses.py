@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from xtgeo.config import LossConfig
 from xtgeo.data.targets import IGNORE
+from xtgeo.tasks.xview3 import HEADS, PEAK_LOSS_MASK
 
 
 def _zero(x: torch.Tensor) -> torch.Tensor:
@@ -56,17 +57,18 @@ def relative_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def xview3_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
                 cfg: LossConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Total weighted loss and its (detached) parts ``center, vessel, fishing, length``."""
+    """Total weighted loss and its (detached) parts, one per head of :mod:`xtgeo.tasks.xview3`."""
     out = {k: v.float() for k, v in outputs.items()}
-    if cfg.center == "focal":
-        center = center_focal(out["center"], batch["center"], batch["center_weight"], cfg.focal_alpha, cfg.focal_beta)
-    else:
-        center = center_mse(out["center"], batch["center"], batch["center_weight"])
-    parts = {
-        "center": center,
-        "vessel": bce_dice(out["vessel"], batch["vessel"], cfg.dice_weight),
-        "fishing": bce_dice(out["fishing"], batch["fishing"], cfg.dice_weight),
-        "length": relative_l1(out["length"], batch["length"]),
-    }
-    total = sum(getattr(cfg, f"{name}_weight") * value for name, value in parts.items())
+    parts = {}
+    for head in HEADS:
+        logits, target = out[head.name], batch[head.name]
+        if head.loss == "center" and cfg.center == "focal":
+            parts[head.name] = center_focal(logits, target, batch[PEAK_LOSS_MASK], cfg.focal_alpha, cfg.focal_beta)
+        elif head.loss == "center":
+            parts[head.name] = center_mse(logits, target, batch[PEAK_LOSS_MASK])
+        elif head.loss == "bce_dice":
+            parts[head.name] = bce_dice(logits, target, cfg.dice_weight)
+        else:
+            parts[head.name] = relative_l1(logits, target)
+    total = sum(getattr(cfg, head.weight_key) * parts[head.name] for head in HEADS)
     return total, {name: value.detach() for name, value in parts.items()}

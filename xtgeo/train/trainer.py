@@ -26,8 +26,8 @@ from xtgeo.data.dataset import CropDataset, PreparedData, crop_regions, open_pre
 from xtgeo.data.samplers import TrainSampler, validation_items
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.models import build_model
-from xtgeo.models.heads import XVIEW3_MAPS as PARTS  # one loss part per model head
 from xtgeo.models.pretrained import resolve_weights
+from xtgeo.tasks.xview3 import HEAD_NAMES as PARTS  # one loss part per head
 from xtgeo.train import distributed
 from xtgeo.train.checkpoint import (
     WEIGHTS_FROM_CHECKPOINT,
