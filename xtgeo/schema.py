@@ -57,9 +57,6 @@ CONFIDENCE_LEVELS: tuple[str, ...] = ("HIGH", "MEDIUM", "LOW")
 #: The official sentinel for an unknown distance to shore.
 UNKNOWN_SHORE_DISTANCE_KM = 9999.99
 
-#: Pixel spacing of xView3 VV/VH rasters, metres.
-PIXEL_SIZE_M = 10.0
-
 
 # --- reading and validating xView3 CSVs ---------------------------------------------------------
 

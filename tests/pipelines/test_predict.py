@@ -22,6 +22,7 @@ from xtgeo.models import build_model
 from xtgeo.predict.inference import Predictor, WindowBatch
 from xtgeo.predict.scene import PredictOptions
 from xtgeo.predict.windows import GridWindow
+from xtgeo.preprocess import writer
 from xtgeo.scene import prepared
 from xtgeo.scene.raw import DEFAULT_NODATA
 from xtgeo.synth.make import make_scene
@@ -71,9 +72,9 @@ def _write_prepared(folder: Path, prep_dir: Path) -> Path:
                  shore_km=zeros, bathymetry_m=zeros)
     out = prepared.scene_dir(prep_dir, folder.name)
     out.mkdir(parents=True)
-    with prepared.open_writer(out / prepared.SCENE_FILE, *v.shape, crs, transform) as dst:
-        prepared.write_block(dst, rasterio.windows.Window(0, 0, v.shape[1], v.shape[0]), bands)
-    prepared.write_meta(out / prepared.META_FILE, {"format_version": prepared.FORMAT_VERSION})
+    with writer.open_writer(out / prepared.SCENE_FILE, *v.shape, crs, transform) as dst:
+        writer.write_block(dst, rasterio.windows.Window(0, 0, v.shape[1], v.shape[0]), bands)
+    writer.write_meta(out / prepared.META_FILE, {"format_version": prepared.FORMAT_VERSION})
     return out
 
 

@@ -1,13 +1,25 @@
-"""Separable resampling of the 500 m ancillary rasters against rasterio's warper."""
+"""Separable resampling of the 500 m ancillary rasters against rasterio's warper; the cached rasters."""
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from xtgeo.preprocess.ancillary import OWI_LAND, Raster, bathymetry_window, coarse_land, land_window, resample_window
+from xtgeo.preprocess.ancillary import (
+    OWI_LAND,
+    Raster,
+    bathymetry_window,
+    coarse_land,
+    land_window,
+    read_raster,
+    resample_window,
+)
 from xtgeo.preprocess.distance import cell_summary
 
 CRS_UTM = CRS.from_epsg(32631)
@@ -73,3 +85,20 @@ def test_coarse_land_summarises_the_land_mask(grid):
     np.testing.assert_array_equal(coarse.any, expected_any)
     np.testing.assert_array_equal(coarse.all, expected_all)
     assert coarse.any.any() and not coarse.all.all()
+
+
+def write_raster(path: Path, data: np.ndarray) -> None:
+    with rasterio.open(path, "w", driver="GTiff", height=data.shape[0], width=data.shape[1], count=1,
+                       dtype=data.dtype, crs=CRS_UTM, transform=GRID) as dst:
+        dst.write(data, 1)
+
+
+def test_cached_ancillary_raster_is_read_only_and_reread_when_the_file_changes(tmp_path):
+    path = tmp_path / "bathymetry.tif"
+    write_raster(path, np.full((4, 5), -10.0, dtype=np.float32))
+    first = read_raster(path)
+    assert read_raster(path) is first and not first.data.flags.writeable
+    write_raster(path, np.full((4, 5), -20.0, dtype=np.float32))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a new stamp even on coarse clocks
+    assert (read_raster(path).data == -20.0).all()

@@ -5,7 +5,7 @@ import pytest
 from rasterio.windows import Window
 from scipy import ndimage
 
-from tests.oracles import distance_to_land_km
+from tests.oracles import PIXEL_SIZE_M, distance_to_land_km
 from xtgeo.preprocess.distance import (
     EXACT_SQUARED_PX,
     CoarseLand,
@@ -32,7 +32,7 @@ def blockwise(land, block_size, cap_px):
             ext = halo_window(core, cap_px, height, width)
             land_ext = land[ext.row_off : ext.row_off + ext.height, ext.col_off : ext.col_off + ext.width]
             out[r0 : r0 + core.height, c0 : c0 + core.width] = capped_distance_km(
-                land_ext, core_slices(core, ext), cap_px
+                land_ext, core_slices(core, ext), cap_px, PIXEL_SIZE_M
             )
     return out
 
@@ -64,7 +64,7 @@ def test_no_land_gives_the_cap_and_all_land_gives_zero():
     core = (slice(10, 20), slice(10, 20))
     sea = capped_distance_km(np.zeros((30, 30), bool), core, cap_px=10, pixel_size_m=10.0)
     assert sea.shape == (10, 10) and np.all(sea == np.float32(0.1))
-    land = capped_distance_km(np.ones((30, 30), bool), core, cap_px=10)
+    land = capped_distance_km(np.ones((30, 30), bool), core, cap_px=10, pixel_size_m=10.0)
     assert np.all(land == 0)
 
 
@@ -91,7 +91,7 @@ def blockwise_by_windows(land, block_size, cap_px, factor):
                 out[target] = np.float32(cap_px * 0.01)
                 continue
             rows, cols = window.toslices()
-            out[target] = capped_distance_km(land[rows, cols], core_slices(core, window), cap_px)
+            out[target] = capped_distance_km(land[rows, cols], core_slices(core, window), cap_px, PIXEL_SIZE_M)
     return out, skipped
 
 
@@ -158,7 +158,7 @@ def test_squared_transform_path_is_bit_identical_to_scipy(cap_px):
     land[rng.integers(0, 900, 25), rng.integers(0, 700, 25)] = True  # sparse: long distances, many ties
     core = (slice(100, 800), slice(50, 650))
     expected = (np.minimum(ndimage.distance_transform_edt(~land)[core], cap_px) * 0.01).astype(np.float32)
-    np.testing.assert_array_equal(capped_distance_km(land, core, cap_px), expected)
+    np.testing.assert_array_equal(capped_distance_km(land, core, cap_px, PIXEL_SIZE_M), expected)
 
 
 def test_coastal_cells_exclude_all_land_cells_surrounded_by_land():

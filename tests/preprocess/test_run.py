@@ -15,11 +15,11 @@ import rasterio
 from dask.distributed import Client, LocalCluster
 from rasterio.crs import CRS
 
-from tests.oracles import distance_to_land_km
+from tests.oracles import PIXEL_SIZE_M, distance_to_land_km
 from xtgeo.atomic import is_temporary
 from xtgeo.errors import LabelError
 from xtgeo.preprocess.contours import land_contours
-from xtgeo.preprocess.distance import DEFAULT_CAP_PX
+from xtgeo.preprocess.distance import DEFAULT_SHORE_CAP_KM
 from xtgeo.preprocess.run import run_preprocess
 from xtgeo.scene import prepared
 from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
@@ -78,7 +78,7 @@ def test_bands_georeferencing_and_shoreline_are_right(scenes, prep):
             assert (src.height, src.width, src.crs) == (profile["height"], profile["width"], profile["crs"])
             assert src.transform == profile["transform"]
             assert src.profile["tiled"] and src.compression is not None
-        bands = prepared.read_bands(out, sid)
+        bands = prepared.read_bands(out / sid)
         valid = np.isfinite(vv) & np.isfinite(vh) & (vv != profile["nodata"]) & (vh != profile["nodata"])
         assert 0 < valid.sum() < valid.size  # synth scenes have a nodata swath edge
         np.testing.assert_array_equal(bands["valid"], valid)
@@ -89,7 +89,7 @@ def test_bands_georeferencing_and_shoreline_are_right(scenes, prep):
         np.testing.assert_array_equal(land, expected_land(scenes / sid, profile))
         assert 0 < land.mean() < 1
         # the shore distance equals a direct EDT of the land band (scene smaller than the cap)
-        assert max(HEIGHT, WIDTH) < DEFAULT_CAP_PX
+        assert max(HEIGHT, WIDTH) * PIXEL_SIZE_M / 1000 < DEFAULT_SHORE_CAP_KM
         np.testing.assert_allclose(bands["shore_km"], distance_to_land_km(land), atol=1e-6)
         assert np.isfinite(bands["bathymetry_m"]).mean() > 0.9
 
@@ -100,7 +100,7 @@ def test_bands_georeferencing_and_shoreline_are_right(scenes, prep):
         assert all(np.array_equal(a, b) for a, b in zip(contours, reference))
         sea = np.argwhere(~land)[::97]
         np.testing.assert_allclose(
-            distance_at_points_km(sea, contours), bands["shore_km"][sea[:, 0], sea[:, 1]], atol=1e-5
+            distance_at_points_km(sea, contours, PIXEL_SIZE_M), bands["shore_km"][sea[:, 0], sea[:, 1]], atol=1e-5
         )
 
         meta = prepared.read_meta(out, sid)
@@ -142,12 +142,12 @@ def test_bad_labels_fail_before_any_work(scenes, client, tmp_path):
 
 
 def test_blockwise_equals_whole_with_a_small_cap(scenes, client, tmp_path):
-    cap = 25  # 250 m: far smaller than the scene, so the cap and the halo both matter
-    run_preprocess(scenes, tmp_path / "blockwise", client=client, block_size=48, cap_px=cap)
-    run_preprocess(scenes, tmp_path / "whole", client=client, block_size=4096, cap_px=cap)
+    cap_km = 0.25  # 25 px: far smaller than the scene, so the cap and the halo both matter
+    run_preprocess(scenes, tmp_path / "blockwise", client=client, block_size=48, shore_cap_km=cap_km)
+    run_preprocess(scenes, tmp_path / "whole", client=client, block_size=4096, shore_cap_km=cap_km)
     for sid in scene_ids(scenes):
-        blockwise = prepared.read_bands(tmp_path / "blockwise", sid)
-        whole = prepared.read_bands(tmp_path / "whole", sid)
+        blockwise = prepared.read_bands(tmp_path / "blockwise" / sid)
+        whole = prepared.read_bands(tmp_path / "whole" / sid)
         for name in prepared.BANDS[:-1]:
             np.testing.assert_array_equal(blockwise[name], whole[name], err_msg=name)
         # bilinear bathymetry: GDAL's float32 interpolation may differ in the last bit between windows
@@ -237,7 +237,7 @@ def test_killed_run_leaves_nothing_mistaken_for_complete_and_rerun_recovers(scen
     assert not all(prepared.is_complete(out, sid) for sid in ids)
     for sid in ids:  # whatever claims to be complete really is
         if prepared.is_complete(out, sid):
-            assert prepared.read_bands(out, sid)["valid"].any()
+            assert prepared.read_bands(out / sid)["valid"].any()
     report = run_preprocess(scenes, out, client=client, block_size=BLOCK)
     assert not report.failed
     assert not any(is_temporary(p) for p in out.iterdir())
@@ -245,7 +245,7 @@ def test_killed_run_leaves_nothing_mistaken_for_complete_and_rerun_recovers(scen
     assert not reference.failed
     for sid in ids:
         assert prepared.is_complete(out, sid)
-        again, ref = prepared.read_bands(out, sid), prepared.read_bands(tmp_path / "reference", sid)
+        again, ref = prepared.read_bands(out / sid), prepared.read_bands(tmp_path / "reference" / sid)
         for name in prepared.BANDS:
             np.testing.assert_array_equal(again[name], ref[name], err_msg=name)
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import rasterio
 import torch
 from rasterio.enums import Resampling
 from torch.utils.data import Dataset
@@ -28,7 +27,8 @@ from xtgeo.data.augment import augment_sample
 from xtgeo.data.normalize import model_input
 from xtgeo.data.targets import crop_targets
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.scene.prepared import BANDS, LABELS_FILE, SCENE_FILE, band_index
+from xtgeo.scene import prepared
+from xtgeo.scene.prepared import BANDS, LABELS_FILE, SCENE_FILE
 
 #: The bands a crop reads (what :func:`~xtgeo.data.normalize.model_input` needs).
 INPUT_BANDS = ("vv_db", "vh_db", "valid")
@@ -47,16 +47,14 @@ class PreparedScene(RasterDataset):
     separate_files = False
 
     def __init__(self, path: Path) -> None:
-        with rasterio.open(path) as src:
-            if tuple(src.descriptions) != BANDS:
-                raise SceneError(f"{path}: bands {src.descriptions} are not the preprocessed bands {BANDS}")
-            if src.transform.b or src.transform.d:
-                raise SceneError(f"{path}: rotated grids are not supported")
-            self.transform, self.height, self.width = src.transform, src.height, src.width
-            step = max(1, math.ceil(max(src.height, src.width) / COARSE_SIDE))
-            shape = (math.ceil(src.height / step), math.ceil(src.width / step))
-            coarse = src.read(band_index("valid"), out_shape=shape, resampling=Resampling.average)
-        super().__init__(paths=[str(path)], crs=src.crs, res=(abs(src.transform.a), abs(src.transform.e)),
+        scene = prepared.open_scene(Path(path).parent)
+        if scene.transform.b or scene.transform.d:
+            raise SceneError(f"{path}: rotated grids are not supported")
+        self.transform, self.height, self.width = scene.transform, scene.height, scene.width
+        step = max(1, math.ceil(max(scene.height, scene.width) / COARSE_SIDE))
+        shape = (math.ceil(scene.height / step), math.ceil(scene.width / step))
+        coarse = prepared.read_bands(scene, ("valid",), out_shape=shape, resampling=Resampling.average)["valid"]
+        super().__init__(paths=[str(path)], crs=scene.crs, res=(abs(scene.transform.a), abs(scene.transform.e)),
                          bands=INPUT_BANDS)
         self.path, self.scene_id = Path(path), Path(path).parent.name
         self.coarse_valid, self.coarse_step = (coarse > 0.5).astype(np.float32), step

@@ -44,9 +44,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from xtgeo.metrics.dense import COSTLY_DISTANCE_M, Matches, match_dense, scene_rows
+from xtgeo.metrics.dense import COSTLY_DISTANCE_M, PIXEL_SIZE_M, Matches, match_dense, scene_rows
 from xtgeo.metrics.lsap import scipy_assignment
-from xtgeo.schema import PIXEL_SIZE_M
 
 #: Two optimal costs closer than this (metres) count as a tie and send the scene to the dense solver.
 TIE_MARGIN_M = 1e-3

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.metrics.dense import Matches, match_dense, near_shore_dense
+from xtgeo.metrics.dense import PIXEL_SIZE_M, Matches, match_dense, near_shore_dense
 from xtgeo.metrics.matching import candidate_pairs, match_fast, near_shore
 from xtgeo.scene.shoreline import read_shoreline, shoreline_file
-from xtgeo.schema import PIXEL_SIZE_M
 
 #: Official cap on lengths before the relative error (the longest vessel is 458 m).
 MAX_OBJECT_LENGTH_M = 500.0

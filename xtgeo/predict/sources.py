@@ -21,16 +21,15 @@ from xtgeo.atomic import is_temporary
 from xtgeo.errors import SceneError
 from xtgeo.predict.windows import GridWindow
 from xtgeo.scene import prepared
-from xtgeo.scene.raw import DEFAULT_NODATA, VV_FILE, BandRef, Scene, open_scene, valid_pixels
+from xtgeo.scene.raw import VV_FILE, Scene, open_scene, valid_pixels
 from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
 
 
 @dataclass(frozen=True)
 class SceneSource:
-    """A scene to predict on: its grid and bands; ``valid`` is a band of prepared scenes only."""
+    """A scene to predict on (raw or prepared) and its shoreline file, when there is one."""
 
     scene: Scene
-    valid: BandRef | None = None
     shoreline: Path | None = None
 
     @property
@@ -41,8 +40,8 @@ class SceneSource:
         """``vv_db``, ``vh_db`` (float32) and ``valid`` (bool) of one window (thread-safe: opens per call)."""
         window = Window(part.col, part.row, part.width, part.height)
         refs = {"vv_db": self.scene.vv, "vh_db": self.scene.vh}
-        if self.valid is not None:
-            refs["valid"] = self.valid
+        if self.scene.valid is not None:
+            refs["valid"] = self.scene.valid
         bands = {}
         try:
             for path in {ref.path for ref in refs.values()}:
@@ -55,7 +54,7 @@ class SceneSource:
             raise SceneError(f"{self.scene.root}: cannot read {where} ({err})") from None
         vv, vh = bands["vv_db"], bands["vh_db"]
         valid = valid_pixels(vv, vh, self.scene.nodata)
-        if self.valid is not None:  # a prepared scene: its own validity (nodata there is 0 dB)
+        if self.scene.valid is not None:  # a prepared scene: its own validity (nodata there is 0 dB)
             valid &= bands["valid"] > 0
         return {"vv_db": vv, "vh_db": vh, "valid": valid}
 
@@ -63,7 +62,8 @@ class SceneSource:
         """Distance (km) from each pixel to the shoreline; None without a shoreline file."""
         if self.shoreline is None:
             return None
-        distance = distance_at_points_km(np.stack([rows, cols], axis=1), read_shoreline(self.shoreline))
+        points = np.stack([rows, cols], axis=1)
+        distance = distance_at_points_km(points, read_shoreline(self.shoreline), self.scene.pixel_size_m)
         return np.where(np.isfinite(distance), distance, np.nan)
 
 
@@ -73,23 +73,14 @@ def _shoreline(parent: Path, scene_id: str) -> Path | None:
 
 
 def open_prepared_scene(folder: Path) -> SceneSource:
-    """A preprocessed scene folder (``scene.tif`` with the bands of :data:`xtgeo.scene.prepared.BANDS`)."""
-    tif = folder / prepared.SCENE_FILE
-    try:
-        with rasterio.open(tif) as src:
-            prepared.check_bands(src)
-            crs, transform, height, width = src.crs, src.transform, src.height, src.width
-    except (RasterioError, OSError) as err:
-        raise SceneError(f"{tif}: unreadable GeoTIFF ({err})") from None
-    ref = lambda name: BandRef(tif, prepared.band_index(name))  # noqa: E731
-    scene = Scene(folder.name, folder, ref("vv_db"), ref("vh_db"), {}, height, width, crs, transform, DEFAULT_NODATA)
-    return SceneSource(scene, ref("valid"), _shoreline(folder.parent, folder.name))
+    """A preprocessed scene folder (read by :func:`xtgeo.scene.prepared.open_scene`)."""
+    return SceneSource(prepared.open_scene(folder), _shoreline(folder.parent, folder.name))
 
 
 def open_raw(path: Path) -> SceneSource:
     """A raw scene: folder, ``VV_dB.tif`` (VH beside) or 2-band GeoTIFF; all-nodata is allowed."""
     scene = open_scene(path, check_data=False)
-    return SceneSource(scene, None, _shoreline(scene.root.parent, scene.scene_id))
+    return SceneSource(scene, _shoreline(scene.root.parent, scene.scene_id))
 
 
 def _is_prepared(folder: Path) -> bool:

@@ -17,18 +17,17 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from xtgeo.preprocess import writer
 from xtgeo.preprocess.ancillary import bathymetry_window, coarse_land, land_window, read_raster
 from xtgeo.preprocess.contours import land_contours
 from xtgeo.preprocess.distance import (
     COARSE_FACTOR,
-    DEFAULT_CAP_PX,
     CoarseLand,
     capped_distance_km,
     core_slices,
     distance_window,
     union_window,
 )
-from xtgeo.scene import prepared
 from xtgeo.scene.raw import BandRef, Scene, valid_pixels
 
 #: Histogram range and bin width (dB) behind the VV/VH percentiles in ``meta.json``.
@@ -151,11 +150,11 @@ def scene_coarse_land(scene: Scene, factor: int = COARSE_FACTOR) -> CoarseLand:
 
 
 def prepare_block(
-    scene: Scene, window: Window, coarse: CoarseLand, cap_px: int = DEFAULT_CAP_PX, tif: Path | None = None
+    scene: Scene, window: Window, coarse: CoarseLand, cap_px: int, tif: Path | None = None
 ) -> Block:
     """Process one window of ``scene`` (needs owiMask and bathymetry; ``coarse`` from :func:`scene_coarse_land`).
 
-    With ``tif`` (a ``scene.tif`` being made by :class:`xtgeo.scene.prepared.TileTable`) the bands' tiles are
+    With ``tif`` (a ``scene.tif`` being made by :class:`xtgeo.preprocess.writer.TileTable`) the bands' tiles are
     compressed and appended to it instead of returned.
     """
     if cap_px < 1:
@@ -185,7 +184,7 @@ def prepare_block(
     if distance_from is None:  # no land within the cap of any pixel
         shore_km = np.full((int(window.height), int(window.width)), cap_px * km_per_px, dtype=np.float32)
     else:
-        shore_km = capped_distance_km(land_ext, core, cap_px, pixel_size_m=abs(scene.transform.a))
+        shore_km = capped_distance_km(land_ext, core, cap_px, pixel_size_m=scene.pixel_size_m)
     bands = {
         "vv_db": vv,
         "vh_db": vh,
@@ -200,5 +199,5 @@ def prepare_block(
     counts = {name: int(np.count_nonzero(bands[name])) for name in ("valid", "land")}
     if tif is None:
         return Block(window, bands, contours, stats, counts)
-    tiles = prepared.append_tiles(tif, prepared.encode_tiles(window, bands))
+    tiles = writer.append_tiles(tif, writer.encode_tiles(window, bands))
     return Block(window, None, contours, stats, counts, tiles)

@@ -4,8 +4,8 @@ A block (the *core*) is processed together with the land of a window around it. 
 distance transform of that window's land mask gives, for every core pixel whose nearest land pixel
 lies inside the window, exactly the distance of a transform of the whole scene: land outside the
 window can only be farther. Pixels farther than ``cap_px`` from all land get the cap. So each block
-computes ``min(exact distance, cap)`` independently of the others; :data:`DEFAULT_CAP_PX` (2048 px,
-20.48 km at 10 m) meets the "exact to within 10 m up to at least 20 km" requirement.
+computes ``min(exact distance, cap)`` independently of the others; :data:`DEFAULT_SHORE_CAP_KM`
+(20.48 km: 2048 px at 10 m) meets the "exact to within 10 m up to at least 20 km" requirement.
 
 A halo of ``cap_px`` on every side (:func:`halo_window`) always holds the nearest land of every
 pixel closer than the cap, but costs up to 9× the block. :func:`distance_window` finds a much
@@ -36,10 +36,8 @@ import numpy as np
 from rasterio.windows import Window
 from scipy import ndimage
 
-from xtgeo.schema import PIXEL_SIZE_M
-
-#: Default cap (and halo) of the blockwise distance transform, pixels: 20.48 km at 10 m.
-DEFAULT_CAP_PX = 2048
+#: Default cap of the blockwise distance transform, km (2048 px on a 10 m grid).
+DEFAULT_SHORE_CAP_KM = 20.48
 #: Side of the coarse cells that bound distances, pixels.
 COARSE_FACTOR = 32
 #: Caps below this (pixels) use the float32 squared transform of ``edt``, exact below 2**24 px².
@@ -141,11 +139,16 @@ def _axis_terms(offsets: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum((offsets - 1) * f + 1, 0) ** 2, ((offsets + 1) * f - 1) ** 2
 
 
+def cap_pixels(cap_km: float, pixel_size_m: float) -> int:
+    """The distance cap in pixels of a grid of ``pixel_size_m`` (at least one)."""
+    return max(1, round(cap_km * 1000.0 / pixel_size_m))
+
+
 def capped_distance_km(
     land: np.ndarray,
     core: tuple[slice, slice],
-    cap_px: int = DEFAULT_CAP_PX,
-    pixel_size_m: float = PIXEL_SIZE_M,
+    cap_px: int,
+    pixel_size_m: float,
 ) -> np.ndarray:
     """``min(distance to the nearest land pixel, cap)`` in km (float32) for the ``core`` of ``land``.
 

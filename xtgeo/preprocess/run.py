@@ -33,8 +33,9 @@ import pandas as pd
 import xtgeo
 from xtgeo.atomic import atomic_path, is_temporary
 from xtgeo.errors import SceneError, XtgeoError
+from xtgeo.preprocess import writer
 from xtgeo.preprocess.blocks import BandStats, Block, block_windows, prepare_block, scene_coarse_land
-from xtgeo.preprocess.distance import DEFAULT_CAP_PX
+from xtgeo.preprocess.distance import DEFAULT_SHORE_CAP_KM, cap_pixels
 from xtgeo.scene import prepared
 from xtgeo.scene.raw import Scene, open_scene
 from xtgeo.scene.shoreline import write_shoreline
@@ -159,8 +160,9 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
 class SceneJob:
     """A scene being written: its temporary folder, open GeoTIFF, contours and statistics so far."""
 
-    def __init__(self, scene: Scene, out: Path, block_size: int, cap_px: int, sources: dict[str, Any]):
-        self.scene, self.out, self.cap_px, self.sources = scene, out, cap_px, sources
+    def __init__(self, scene: Scene, out: Path, block_size: int, shore_cap_km: float, sources: dict[str, Any]):
+        self.scene, self.out, self.sources = scene, out, sources
+        self.cap_px = cap_pixels(shore_cap_km, scene.pixel_size_m)
         self.windows = block_windows(scene.height, scene.width, block_size)
         self.remaining = len(self.windows)
         self.coarse: Any = None  # the Dask future of the scene's coarse land cells
@@ -175,11 +177,11 @@ class SceneJob:
             grid = (self.folder / prepared.SCENE_FILE, scene.height, scene.width, scene.crs, scene.transform)
             if block_size % prepared.TILE == 0:  # workers compress and append tiles; this process records them
                 self.append_to: Path | None = grid[0]
-                self.writer = prepared.TileTable(*grid)
+                self.output = writer.TileTable(*grid)
             else:
                 self.append_to = None
-                self.writer = prepared.open_writer(*grid)
-            self._stack.callback(self.writer.close)
+                self.output = writer.open_writer(*grid)
+            self._stack.callback(self.output.close)
         except BaseException:
             self.abort()
             raise
@@ -187,9 +189,9 @@ class SceneJob:
     def add(self, block: Block) -> None:
         """Write one finished block and fold in its contours and statistics."""
         if block.tiles is None:
-            prepared.write_block(self.writer, block.window, block.bands)
+            writer.write_block(self.output, block.window, block.bands)
         else:
-            self.writer.add(block.window, *block.tiles)
+            self.output.add(block.window, *block.tiles)
         self.contours[(block.window.row_off, block.window.col_off)] = block.contours
         for name, stats in block.stats.items():
             self.stats[name] = self.stats[name].merge(stats)
@@ -200,12 +202,12 @@ class SceneJob:
     def finish(self) -> float:
         """Close the GeoTIFF, write shoreline and ``meta.json``, rename the folder into place."""
         self.coarse = None
-        self.writer.close()
+        self.output.close()
         if self.counts["valid"] == 0:
             raise SceneError(f"{self.scene.vv.path}: every pixel is nodata")
         contours = [c for key in sorted(self.contours) for c in self.contours[key]]  # in block order
         shoreline = write_shoreline(prepared.shoreline_path(self.out, self.scene.scene_id), contours)
-        prepared.write_meta(self.folder / prepared.META_FILE, self._meta(shoreline, len(contours)))
+        writer.write_meta(self.folder / prepared.META_FILE, self._meta(shoreline, len(contours)))
         self._stack.close()
         return time.perf_counter() - self.started
 
@@ -229,7 +231,7 @@ class SceneJob:
             "bands": list(prepared.BANDS),
             "nodata_in": scene.nodata,
             "land_from": "owiMask == 1, nearest-neighbour to 10 m",
-            "shore_cap_km": self.cap_px * abs(scene.transform.a) / 1000.0,
+            "shore_cap_km": self.cap_px * scene.pixel_size_m / 1000.0,
             "valid_fraction": self.counts["valid"] / pixels,
             "land_fraction": self.counts["land"] / pixels,
             "stats": {name: stats.summary() for name, stats in self.stats.items()},
@@ -271,7 +273,7 @@ def run_preprocess(
     client: Any = None,
     overwrite: bool = False,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    cap_px: int = DEFAULT_CAP_PX,
+    shore_cap_km: float = DEFAULT_SHORE_CAP_KM,
     progress: PreprocessProgress | None = None,
 ) -> PreprocessReport:
     """Preprocess every scene folder under ``scenes_dir`` into ``out`` (see the module docstring).
@@ -284,8 +286,8 @@ def run_preprocess(
     scenes_dir, out = Path(scenes_dir), Path(out)
     if block_size < 16:
         raise XtgeoError(f"--block-size must be at least 16 pixels, got {block_size}")
-    if cap_px < 1:
-        raise XtgeoError(f"the shore-distance cap must be at least one pixel, got {cap_px}")
+    if not shore_cap_km > 0:
+        raise XtgeoError(f"--shore-cap-km must be positive, got {shore_cap_km}")
     folders = find_scene_folders(scenes_dir)
     label_table = read_labels(labels) if labels is not None else None
     out.mkdir(parents=True, exist_ok=True)
@@ -309,7 +311,7 @@ def run_preprocess(
         with contextlib.ExitStack() as stack:
             if client is None:
                 client = stack.enter_context(dask_client(workers, scheduler))
-            for outcome in _run_scenes(client, todo, out, block_size, cap_px, progress or PreprocessProgress()):
+            for outcome in _run_scenes(client, todo, out, block_size, shore_cap_km, progress or PreprocessProgress()):
                 outcomes[outcome.scene_id] = outcome
 
     report = PreprocessReport([outcomes[k] for k in sorted(outcomes)])
@@ -319,7 +321,7 @@ def run_preprocess(
 
 
 def _run_scenes(
-    client: Any, todo: list[tuple[Scene, dict[str, Any]]], out: Path, block_size: int, cap_px: int,
+    client: Any, todo: list[tuple[Scene, dict[str, Any]]], out: Path, block_size: int, shore_cap_km: float,
     progress: PreprocessProgress,
 ) -> Iterator[SceneOutcome]:
     """Run the blocks of all scenes on the cluster, at most two per worker thread in flight."""
@@ -346,7 +348,7 @@ def _run_scenes(
             if not pending:
                 scene, sources = queue.popleft()
                 try:
-                    job = SceneJob(scene, out, block_size, cap_px, sources)
+                    job = SceneJob(scene, out, block_size, shore_cap_km, sources)
                 except Exception as err:  # e.g. the output folder is not writable
                     yield fail(scene.scene_id, _error_text(err))
                     continue
@@ -356,7 +358,7 @@ def _run_scenes(
             if job.scene.scene_id in failed:
                 continue
             future = client.submit(
-                prepare_block, job.scene, window, job.coarse, cap_px, job.append_to, pure=False
+                prepare_block, job.scene, window, job.coarse, job.cap_px, job.append_to, pure=False
             )
             in_flight[future] = job
             running.add(future)

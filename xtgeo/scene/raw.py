@@ -8,6 +8,7 @@ Checks read only headers and a few sampled blocks, so they stay cheap for full-s
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,11 @@ class BandRef:
 
 @dataclass(frozen=True)
 class Scene:
-    """A validated scene: where VV, VH and ancillary rasters are, and the 10 m grid they share."""
+    """A validated scene: where VV, VH and ancillary rasters are, and the 10 m grid they share.
+
+    ``valid`` is the validity band of a preprocessed scene (:func:`xtgeo.scene.prepared.open_scene`);
+    raw scenes have none (validity is where VV and VH hold data).
+    """
 
     scene_id: str
     root: Path
@@ -55,6 +60,17 @@ class Scene:
     crs: CRS
     transform: Affine
     nodata: float
+    valid: BandRef | None = None
+
+    @property
+    def pixel_size_m(self) -> float:
+        """Side of a pixel in metres, from the transform (square pixels of a projected CRS)."""
+        return pixel_size_m(self.transform)
+
+
+def pixel_size_m(transform: Affine) -> float:
+    """Side of a pixel of ``transform`` in metres: the length of one column step (the CRS is projected)."""
+    return math.hypot(transform.a, transform.d)
 
 
 def _short(err: Exception) -> str:

@@ -23,7 +23,6 @@ from scipy.spatial import cKDTree
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import SceneError
-from xtgeo.schema import PIXEL_SIZE_M
 
 
 def contour_points(contours: list[np.ndarray]) -> np.ndarray:
@@ -130,11 +129,12 @@ def _contours(array: np.ndarray) -> list[np.ndarray]:
 
 
 def distance_at_points_km(
-    points_rc: np.ndarray, contours: list[np.ndarray], pixel_size_m: float = PIXEL_SIZE_M
+    points_rc: np.ndarray, contours: list[np.ndarray], pixel_size_m: float
 ) -> np.ndarray:
     """Distance (km) from each (row, col) point to the nearest contour point; +inf without any.
 
-    For sea points and contours from :func:`land_contours` this equals the distance transform.
+    For sea points and contours from :func:`xtgeo.preprocess.contours.land_contours` this equals the
+    distance transform.
     """
     points_rc = np.asarray(points_rc, dtype=np.float64).reshape(-1, 2)
     shore = contour_points(contours)

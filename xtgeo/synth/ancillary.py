@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.synth.fields import GridField, cell_grid
-from xtgeo.synth.geo import ancillary_shape
+from xtgeo.synth.geo import PIXEL_SIZE_M, ancillary_shape
 from xtgeo.synth.terrain import Terrain
 
 

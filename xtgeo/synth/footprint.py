@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xtgeo.schema import PIXEL_SIZE_M
+from xtgeo.synth.geo import PIXEL_SIZE_M
 
 #: Box edge: pixels brighter than the peak times this (−10 dB) belong to the object.
 BOX_LEVEL = 0.1

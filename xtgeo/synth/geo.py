@@ -9,8 +9,8 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform as warp_transform
 
-from xtgeo.schema import PIXEL_SIZE_M
-
+#: Pixel spacing of the synthetic VV/VH grids, metres (as xView3's; the transform carries it).
+PIXEL_SIZE_M = 10.0
 #: Ancillary (OCN wind, mask, bathymetry) pixel size, metres, as in xView3.
 ANCILLARY_PIXEL_M = 500.0
 

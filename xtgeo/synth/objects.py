@@ -16,8 +16,8 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from xtgeo.scene.shoreline import contour_points
-from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.synth.ancillary import Ancillary
+from xtgeo.synth.geo import PIXEL_SIZE_M
 from xtgeo.synth.stats import DISTANCE_EDGES_KM, GROUPS, LabelStats, distance_bins
 from xtgeo.synth.terrain import Terrain
 

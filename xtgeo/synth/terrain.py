@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xtgeo.schema import PIXEL_SIZE_M
 from xtgeo.synth.fields import GridField, random_field
+from xtgeo.synth.geo import PIXEL_SIZE_M
 
 #: Breakwater thickness, pixels.
 HARBOUR_WALL_PX = 3
