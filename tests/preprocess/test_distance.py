@@ -5,7 +5,7 @@ import pytest
 from rasterio.windows import Window
 from scipy import ndimage
 
-from tests.oracles import PIXEL_SIZE_M, distance_to_land_km
+from tests.oracles import PIXEL_SIZE_M, distance_to_land_km, halo_window
 from xtgeo.preprocess.distance import (
     EXACT_SQUARED_PX,
     CoarseLand,
@@ -13,7 +13,6 @@ from xtgeo.preprocess.distance import (
     cell_summary,
     core_slices,
     distance_window,
-    halo_window,
 )
 
 

@@ -7,7 +7,7 @@ window can only be farther. Pixels farther than ``cap_px`` from all land get the
 computes ``min(exact distance, cap)`` independently of the others; :data:`DEFAULT_SHORE_CAP_KM`
 (20.48 km: 2048 px at 10 m) meets the "exact to within 10 m up to at least 20 km" requirement.
 
-A halo of ``cap_px`` on every side (:func:`halo_window`) always holds the nearest land of every
+A halo of ``cap_px`` on every side (the tests' reference) always holds the nearest land of every
 pixel closer than the cap, but costs up to 9× the block. :func:`distance_window` finds a much
 smaller window that is still exact, from a coarse grid of cells of ``f`` × ``f`` pixels that says
 which cells hold any land and which are all land (:class:`CoarseLand`). For a core cell ``A`` and a
@@ -72,15 +72,6 @@ def cell_summary(land: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]
     any_ = np.logical_or.reduceat(np.logical_or.reduceat(land, rows, axis=0), cols, axis=1)
     all_ = np.logical_and.reduceat(np.logical_and.reduceat(land, rows, axis=0), cols, axis=1)
     return any_, all_
-
-
-def halo_window(core: Window, halo: int, height: int, width: int) -> Window:
-    """``core`` grown by ``halo`` pixels on every side, clipped to a ``height`` × ``width`` grid."""
-    r0 = max(int(core.row_off) - halo, 0)
-    c0 = max(int(core.col_off) - halo, 0)
-    r1 = min(int(core.row_off + core.height) + halo, height)
-    c1 = min(int(core.col_off + core.width) + halo, width)
-    return Window(c0, r0, c1 - c0, r1 - r0)
 
 
 def core_slices(core: Window, extended: Window) -> tuple[slice, slice]:
