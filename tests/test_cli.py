@@ -1,5 +1,6 @@
 """The command line as a user meets it: help texts with examples, one-line errors."""
 
+import os
 import subprocess
 import sys
 
@@ -46,3 +47,24 @@ def test_bench_lists_the_benchmark_scripts_and_rejects_unknown_names():
         assert name in listed.stdout
     unknown = run_cli("bench", "no-such-benchmark")
     assert unknown.returncode == 1 and "no-such-benchmark" in unknown.stderr
+
+
+def test_version(xtgeo_cli):
+    import xtgeo
+
+    status, out, _ = xtgeo_cli("--version")
+    assert status == 0 and out.strip() == f"xtgeo {xtgeo.__version__}"
+
+
+def test_hand_written_defaults_survive_rich_markup():
+    result = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "predict", "--help"],
+                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert "[default: the checkpoint's]" in result.stdout
+    assert "[default: the CPU cores shared out per GPU" in result.stdout
+
+
+def test_short_c_means_config_only():
+    command = typer.main.get_command(cli.app)
+    owners = {name for name, c in command.commands.items() for p in c.params if "-c" in p.opts}
+    assert owners == {"train"}
+    assert [p.opts for p in command.commands["train"].params if "-c" in p.opts] == [["--config", "-c"]]
