@@ -7,7 +7,7 @@ scenes share the cluster, a bounded number in flight. With blocks aligned to the
 (the default) workers compress each block's tiles and append them to the scene's GeoTIFF in its
 temporary folder (so workers of a ``--scheduler`` cluster need the output folder on a shared file
 system with working ``flock``), and this process records where they went
-(:class:`xtgeo.scene.prepared.TileTable`); otherwise workers return the bands and this process writes
+(:class:`xtgeo.preprocess.writer.TileTable`); otherwise workers return the bands and this process writes
 them. Then come the shoreline and ``meta.json``, and the scene folder is renamed into place
 (:mod:`xtgeo.atomic`). A scene that is already complete is skipped; a bad scene is reported in the
 report while the others go on. Temporary files left by a killed run are removed at the start of
