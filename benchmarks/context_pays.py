@@ -167,9 +167,8 @@ def _synth_one(args: tuple[str, int, int]):
 def make_data(work: Path, budget: Budget, workers: int, log: Callable[..., None]) -> dict[str, DataSet]:
     """The three sets, made in parallel (a set whose ``labels.parquet`` exists is kept)."""
     import pandas as pd
-    from dask.distributed import Client, LocalCluster
 
-    from xtgeo.preprocess.run import run_preprocess
+    from xtgeo.preprocess.run import dask_client, run_preprocess
     from xtgeo.synth import LABELS_FILE, scene_seeds, write_labels
 
     sets = data_sets(work)
@@ -186,8 +185,7 @@ def make_data(work: Path, budget: Budget, workers: int, log: Callable[..., None]
     for name, tables in jobs.items():
         write_labels(sets[name].raw / LABELS_FILE, pd.concat(tables, ignore_index=True))
     log(f"data: {sum(counts[n] for n in todo)} synthetic {budget.size}² scenes in {time.perf_counter() - start:.0f} s")
-    with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with dask_client(workers) as client:
         for name in todo:
             report = run_preprocess(sets[name].raw, sets[name].prep, sets[name].raw / LABELS_FILE, client=client)
             if report.failed:
@@ -599,10 +597,32 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[argparse.Namespace, B
     return args, budget, runs
 
 
+#: Budget fields that change results: a study folder keeps them (``--plan`` may grow, the rest is how it runs).
+RESULT_FIELDS = ("train_scenes", "val_scenes", "test_scenes", "size", "crop", "region", "backbone", "steps", "batch",
+                 "lr", "sets")
+
+
+def check_same_budget(work: Path, budget: Budget, extra_sets: Sequence[str], calibrate: bool) -> None:
+    """Record the budget in ``WORK/study_budget.json`` the first time; later, refuse a different one."""
+    wanted = {**{name: getattr(budget, name) for name in RESULT_FIELDS}, "extra_sets": list(extra_sets),
+              "calibrate": calibrate}
+    wanted = json.loads(json.dumps(wanted))  # tuples as lists, as read back
+    path = work / "study_budget.json"
+    if path.is_file():
+        found = json.loads(path.read_text())
+        changed = [key for key in wanted if found.get(key) != wanted[key]]
+        if changed:
+            raise SystemExit(f"error: {work} holds a study with another budget ({', '.join(changed)} differ: "
+                             f"see {path}); use the same flags or another --work")
+    else:
+        path.write_text(json.dumps(wanted, indent=1) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args, budget, runs = parse_args(argv)
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    check_same_budget(work, budget, args.sets, not args.no_calibrate)
     log_file = (work / "study.log").open("a")
 
     def log(line: str, echo: bool = True) -> None:
@@ -611,25 +631,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_file.write(line.rstrip("\n") + "\n")
         log_file.flush()
 
-    stages = STAGES if args.stage == "all" else (args.stage,)
-    log(f"study: {' '.join(sys.argv)}")
+    log(f"study: {' '.join(sys.argv if argv is None else ['context_pays.py', *argv])}")
     info = {"preset": "smoke" if args.smoke else "gpu", "device": device_name(), "calibrated": not args.no_calibrate,
             "stage_seconds": {}}
-    started = time.perf_counter()
     sets = data_sets(work)
-    for stage in stages:
+    for stage in STAGES if args.stage == "all" else (args.stage,):
         begin = time.perf_counter()
         if stage == "data":
             sets = make_data(work, budget, args.workers, log)
         elif not (sets["train"].prep / "labels.parquet").is_file():
             raise SystemExit(f"error: {sets['train'].prep}: no data yet; run --stage data first")
+        step = evaluation_step(work, runs, budget.steps) if stage in ("evaluate", "report") else None
         if stage == "train":
             train_runs(work, runs, budget, sets["train"].prep, args.sets, log)
-        step = evaluation_step(work, runs, budget.steps)
-        if stage == "evaluate" and step is not None:
+        elif stage == "evaluate" and step is not None:
             evaluate_runs(work, runs, step, sets, budget, not args.no_calibrate, log)
-        if stage == "report":
-            info["stage_seconds"]["all"] = time.perf_counter() - started
+        elif stage == "report":
             report(work, runs, step, budget, info, log)
         info["stage_seconds"][stage] = time.perf_counter() - begin
         log(f"{stage}: {info['stage_seconds'][stage]:.0f} s")

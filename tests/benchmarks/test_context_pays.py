@@ -140,3 +140,10 @@ def test_a_finished_study_rerun_redoes_only_the_report(smoke_study):
                 "--no-calibrate"])
     assert {path: path.stat().st_mtime_ns for path in outputs} == stamps
     assert len(json.loads((work / "study.json").read_text())["rows"]) == 3
+
+
+def test_a_study_folder_refuses_another_budget(smoke_study):
+    work, _ = smoke_study
+    with pytest.raises(SystemExit, match="another budget \\(steps differ"):
+        study.main(["--work", str(work), "--smoke", "--plan", PLAN, "--steps", str(STEPS + 1), "--size", "768",
+                    "--no-calibrate"])
