@@ -86,7 +86,7 @@ class Budget:
 PRESETS = {
     # One H200 (16 cores, 139 GB): 10 runs at once. ResNet-18 regions (timm, from scratch) instead
     # of Swin-T: about a third of the work per region; the question is context, not the backbone.
-    "gpu": Budget(train_scenes=16, val_scenes=4, test_scenes=8, size=3072, crop=2048, region=256,
+    "gpu": Budget(train_scenes=16, val_scenes=4, test_scenes=10, size=3072, crop=2048, region=256,
                   backbone="resnet18", steps=240, batch=2, lr=5e-4, plan="none:3,xl:3,mamba:1,hyper:1,bixt:1,vit:1",
                   parallel=10, loader_workers=2, train_budget_s=360,
                   sets=("model.region_batch=64", "model.region_encoder.grad_checkpointing=false",
@@ -135,13 +135,16 @@ def parse_plan(text: str) -> list[Run]:
 
 
 def train_overrides(budget: Budget, loader_workers: int) -> tuple[str, ...]:
-    """The ``--set`` overrides every run shares: data, model size, schedule, no in-training validation."""
+    """The ``--set`` overrides every run shares: data, model size, schedule, no in-training validation;
+    eager, with the checkpointing the budget sets (ten processes compiling at once, or each sizing
+    its checkpointing to the GPU memory left by the others, would cost more than they save)."""
     steps = budget.steps
     return (f"data.crop_size={budget.crop}", f"model.region_size={budget.region}",
             f"model.region_encoder.name={budget.backbone}", f"train.steps={steps}", f"train.epoch_steps={steps}",
             f"train.warmup_steps={max(steps // 10, 1)}", f"train.batch_size={budget.batch}", f"train.lr={budget.lr}",
             f"train.log_every={max(steps // 60, 1)}", f"train.checkpoint_every={max(steps // 6, 1)}",
-            "train.validation=none", "data.val_scenes_count=0", f"data.num_workers={loader_workers}", *budget.sets)
+            "train.validation=none", "data.val_scenes_count=0", f"data.num_workers={loader_workers}",
+            "train.compile=false", "train.checkpointing=config", *budget.sets)
 
 
 # --- data ----------------------------------------------------------------------------------------
