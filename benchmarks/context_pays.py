@@ -53,6 +53,8 @@ THRESHOLD_KEYS = ("center_threshold", "vessel_threshold", "fishing_threshold")
 #: Synthetic-data seeds of the three sets (their scene seeds never coincide).
 DATA_SEEDS = {"train": 1, "val": 2, "test": 3}
 STAGES = ("data", "train", "evaluate", "report")
+#: In a run folder: how its training attempts ended (written by this script).
+TRAIN_STATUS = "train_status.json"
 #: Budget fields that must be at least 1.
 POSITIVE = ("train_scenes", "val_scenes", "test_scenes", "size", "crop", "region", "steps", "batch", "parallel")
 #: A variant is a context kind as its config sets it, or one with extra overrides.
@@ -299,13 +301,25 @@ def train_runs(work: Path, runs: list[Run], budget: Budget, train_prep: Path, ex
     deadline = time.monotonic() + budget.train_budget_s if budget.train_budget_s else None
     run_jobs(jobs, budget.parallel, child_env(budget.parallel), deadline, progress)
     for job in jobs:
-        times = work / "runs" / job.name / "train_seconds.json"
-        before = json.loads(times.read_text())["seconds"] if times.is_file() else 0.0
-        times.write_text(json.dumps({"seconds": before + job.seconds, "returncode": job.returncode,
-                                     "stopped_at_budget": job.stopped}))
+        before = (train_status(work / "runs" / job.name) or {}).get("seconds", 0.0)
+        (work / "runs" / job.name / TRAIN_STATUS).write_text(json.dumps(
+            {"seconds": before + job.seconds, "returncode": job.returncode, "stopped_at_budget": job.stopped}))
         state = "stopped at the time budget" if job.stopped else f"exit {job.returncode}"
         log(f"train: {job.name} {state} after {job.seconds:.0f} s (step {_last_step(work / 'runs' / job.name)}; "
             f"log {job.log})")
+
+
+def train_status(run_dir: Path) -> dict | None:
+    """How the run's last training attempt ended (``seconds`` over all attempts, ``returncode``,
+    ``stopped_at_budget``), or None before any."""
+    path = run_dir / TRAIN_STATUS
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def training_failed(run_dir: Path) -> bool:
+    """True when the run's last training attempt failed (not stopped at the time budget)."""
+    status = train_status(run_dir)
+    return status is not None and status["returncode"] != 0 and not status["stopped_at_budget"]
 
 
 def _last_step(run_dir: Path) -> int:
@@ -316,9 +330,10 @@ def _last_step(run_dir: Path) -> int:
 
 
 def evaluation_step(work: Path, runs: list[Run], planned: int) -> int | None:
-    """``planned`` when every run finished; else the last checkpointed step every run reached
-    (runs with no checkpoint at all are left out); None when no run has one."""
-    found = [steps for run in runs if (steps := checkpoint_steps(work / "runs" / run.name))]
+    """``planned`` when every run finished; else the last checkpointed step every run reached (runs
+    whose training failed or that have no checkpoint are left out); None when no run has one."""
+    found = [steps for run in runs if not training_failed(work / "runs" / run.name)
+             and (steps := checkpoint_steps(work / "runs" / run.name))]
     if not found:
         return None
     common = set.intersection(*found)
@@ -335,19 +350,20 @@ def evaluate_runs(work: Path, runs: list[Run], step: int, sets: dict[str, DataSe
     """Per run, at ``step``: calibrate on the validation scenes, predict the test scenes, score them."""
     from xtgeo.train.checkpoint import checkpoint_path
 
+    windows = ("--window-size", budget.crop, "--overlap", budget.crop // 4)  # the context of a training crop
     jobs = []
     for run in runs:
         checkpoint, out = checkpoint_path(work / "runs" / run.name, step), eval_dir(work, run, step)
-        if not checkpoint.is_file() or (out / "score.json").is_file():
+        if not checkpoint.is_file() or (out / "score.json").is_file() or training_failed(work / "runs" / run.name):
             continue
         commands = []
         if calibrate:
             commands.append(xtgeo_command("calibrate", "--checkpoint", checkpoint, "--data", sets["val"].prep,
-                                          "--out", out / "calibrated.pt", "--json", out / "calibration.json"))
+                                          "--out", out / "calibrated.pt", "--json", out / "calibration.json",
+                                          *windows))
             checkpoint = out / "calibrated.pt"
         commands.append(xtgeo_command("predict", sets["test"].prep, "--checkpoint", checkpoint,
-                                      "--out", out / "detections.csv", "--window-size", budget.crop,
-                                      "--overlap", budget.crop // 4))
+                                      "--out", out / "detections.csv", *windows))
         commands.append(xtgeo_command("score", out / "detections.csv", sets["test"].raw / "labels.csv",
                                       "--shore-from", sets["test"].prep, "--json", out / "score.json"))
         out.mkdir(parents=True, exist_ok=True)
@@ -382,10 +398,13 @@ def run_row(work: Path, run: Run, step: int | None, planned: int) -> dict:
 
     run_dir = work / "runs" / run.name
     row: dict = {"kind": run.kind, "seed": run.seed, "run": run.name, "steps": step}
-    times = run_dir / "train_seconds.json"
-    row["train_seconds"] = json.loads(times.read_text())["seconds"] if times.is_file() else None
+    status = train_status(run_dir)
+    row["train_seconds"] = status["seconds"] if status else None
     row.update(training_figures(read_metrics(run_dir), planned if step is None else step))
     out = eval_dir(work, run, step) if step is not None else None
+    if training_failed(run_dir):
+        problem = f"training failed (exit {status['returncode']}, see runs/{run.name}.train.log)"
+        return {**row, "status": problem, **dict.fromkeys(SCORE_KEYS)}
     if out is None or not (out / "score.json").is_file():
         return {**row, "status": "not evaluated", **dict.fromkeys(SCORE_KEYS)}
     scores = json.loads((out / "score.json").read_text())
@@ -418,7 +437,7 @@ def summarise(rows: list[dict]) -> dict[str, dict]:
 
 def contrasts(rows: list[dict], baseline: str = "none") -> dict[str, dict]:
     """For each other kind: its score minus the ``baseline``'s of the same seed, per seed, their
-    mean, and whether every seed agrees in sign (all > 0 or all < 0)."""
+    mean, and whether every seed agrees in sign (all > 0 or all < 0; None with a single seed)."""
     base = {row["seed"]: row for row in rows if row["kind"] == baseline and row["status"] == "ok"}
     out: dict[str, dict] = {}
     for kind in dict.fromkeys(row["kind"] for row in rows if row["kind"] != baseline):
@@ -428,8 +447,9 @@ def contrasts(rows: list[dict], baseline: str = "none") -> dict[str, dict]:
         out[kind] = {}
         for key in SCORE_KEYS:
             diffs = {row["seed"]: row[key] - base[row["seed"]][key] for row in paired}
+            agree = all(d > 0 for d in diffs.values()) or all(d < 0 for d in diffs.values())
             out[kind][key] = {"per_seed": diffs, "mean": statistics.fmean(diffs.values()),
-                              "same_sign": all(d > 0 for d in diffs.values()) or all(d < 0 for d in diffs.values())}
+                              "same_sign": agree if len(diffs) > 1 else None}
     return out
 
 
@@ -453,7 +473,7 @@ def print_tables(summary: dict, diffs: dict, title: str, log: Callable[..., None
     console = Console(width=200, record=True)
     console.print(table)
     if diffs:
-        table = Table(title="minus `none` of the same seed: mean (per seed; * every seed agrees in sign)")
+        table = Table(title="minus `none` of the same seed: mean (per seed; * two or more seeds, all of one sign)")
         for name in ("kind", *SCORE_KEYS):
             table.add_column(name, justify="left" if name == "kind" else "right")
         for kind, entry in diffs.items():

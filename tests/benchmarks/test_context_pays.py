@@ -80,6 +80,21 @@ def test_runs_are_compared_at_the_last_step_all_of_them_reached(tmp_path):
     assert study.evaluation_step(tmp_path / "elsewhere", runs, planned=40) is None
 
 
+def test_a_run_whose_training_failed_does_not_hold_the_others_back(tmp_path):
+    runs = study.parse_plan("none:1,xl:2")
+    for run, steps, returncode, stopped in zip(runs, ([10, 20], [10], [10, 20]), (-15, 1, -15), (True, False, True)):
+        folder = tmp_path / "runs" / run.name
+        (folder / "checkpoints").mkdir(parents=True)
+        for step in steps:
+            (folder / "checkpoints" / f"step_{step:06d}.pt").touch()
+        (folder / study.TRAIN_STATUS).write_text(json.dumps(
+            {"seconds": 5.0, "returncode": returncode, "stopped_at_budget": stopped}))
+    assert [study.training_failed(tmp_path / "runs" / run.name) for run in runs] == [False, True, False]
+    assert study.evaluation_step(tmp_path, runs, planned=40) == 20
+    row = study.run_row(tmp_path, runs[1], 20, planned=40)
+    assert row["status"] == "training failed (exit 1, see runs/xl_s0.train.log)" and row["aggregate"] is None
+
+
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory):
     """The smoke study with a reduced plan and budget, run once; returns its folder and study.json."""
@@ -117,6 +132,7 @@ def test_the_summary_and_contrasts_agree_with_the_rows(smoke_study):
         assert summary["xl"][key] == {"mean": pytest.approx(xl[key]), "std": None}
     difference = xl["aggregate"] - none[0]["aggregate"]
     assert result["contrasts"]["xl"]["aggregate"]["per_seed"] == {"0": pytest.approx(difference)}
+    assert result["contrasts"]["xl"]["aggregate"]["same_sign"] is None  # one seed: no agreement to speak of
 
 
 def test_the_smoke_study_draws_its_plot_and_archives_each_run(smoke_study):
