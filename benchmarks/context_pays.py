@@ -50,6 +50,8 @@ SCORE_KEYS = ("aggregate", "loc_fscore", "loc_fscore_shore", "vessel_fscore", "f
 #: Per-run figures summarised per kind besides the scores.
 RUN_KEYS = ("final_loss", "regions_per_s", "peak_memory_gib", "train_seconds")
 THRESHOLD_KEYS = ("center_threshold", "vessel_threshold", "fishing_threshold")
+#: Logged loss windows averaged by the plot's loss curves.
+SMOOTH_POINTS = 5
 #: Synthetic-data seeds of the three sets (their scene seeds never coincide).
 DATA_SEEDS = {"train": 1, "val": 2, "test": 3}
 STAGES = ("data", "train", "evaluate", "report")
@@ -488,6 +490,7 @@ def plot(rows: list[dict], summary: dict, out: Path, title: str) -> Path:
     """Per kind, points per seed and mean ± std of the aggregate and close-to-shore F1, and the
     training loss curves (one line per run, one colour per kind)."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -513,14 +516,17 @@ def plot(rows: list[dict], summary: dict, out: Path, title: str) -> Path:
     shown = set()
     for row in rows:
         if row["loss_curve"]:
-            steps, losses = zip(*row["loss_curve"])
-            axes[2].plot(steps, losses, color=colours[row["kind"]], alpha=0.8, lw=1,
+            steps, losses = (np.asarray(v, dtype=float) for v in zip(*row["loss_curve"]))
+            width = min(SMOOTH_POINTS, len(losses))
+            mean = np.convolve(losses, np.ones(width) / width, mode="valid")
+            axes[2].plot(steps, losses, color=colours[row["kind"]], alpha=0.15, lw=0.8)
+            axes[2].plot(steps[width - 1:], mean, color=colours[row["kind"]], alpha=0.9, lw=1.3,
                          label=None if row["kind"] in shown else row["kind"])
             shown.add(row["kind"])
     axes[2].set_yscale("log")
     axes[2].set_xlabel("step")
-    axes[2].set_ylabel("training loss (logged windows)")
-    axes[2].set_title("training loss")
+    axes[2].set_ylabel("training loss")
+    axes[2].set_title(f"training loss (mean of {SMOOTH_POINTS} logged windows; faint: each)")
     axes[2].legend()
     axes[2].grid(alpha=0.3)
     fig.suptitle(title)
