@@ -174,6 +174,41 @@ def predict(
     run(scene, checkpoint, out, options, quicklook=quicklook)
 
 
+# --- commands: calibrate ---
+@app.command()
+def calibrate(
+    checkpoint: opt.Checkpoint,
+    data: opt.PrepDir,
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Calibrated checkpoint to write: a new file, never the input checkpoint.")],
+    scenes: Annotated[list[str] | None, typer.Option(
+        "--scenes", help="Scene id to calibrate on (repeatable)" + opt.default("every labelled scene of --data")
+        + ".")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write before, after (aggregates), thresholds and all scores as JSON.")] = None,
+    window_size: opt.WindowSize = 4096,
+    overlap: opt.Overlap = 512,
+    batch: opt.Batch = 1,
+    device: opt.Device = "auto",
+    readers: opt.Readers = None,
+    compile_: opt.Compile = False,
+) -> None:
+    """Choose the centre, vessel and fishing thresholds that maximise the xView3 aggregate on labelled scenes.
+
+    Each scene is predicted once; its detections are re-scored for every threshold tried.
+
+    The checkpoint is written to --out with the thresholds; predict uses them (its threshold flags still win).
+
+    Example: xtgeo calibrate --checkpoint run/checkpoints/best.pt --data prep_val --out calibrated.pt --json cal.json
+    """
+    from pipelines.calibrate import run
+    from xtgeo.predict.scene import PredictOptions
+
+    options = PredictOptions(window_size=window_size, overlap=overlap, batch=batch, device=device, readers=readers,
+                             compile_model=compile_)
+    run(checkpoint, data, out, scene_ids=scenes, json_out=json_out, options=options)
+
+
 # --- commands: train ---
 @app.command()
 def train(

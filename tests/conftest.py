@@ -52,3 +52,16 @@ def xtgeo_cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, st
         return status, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def smoke_run(prepared_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 12-step smoke training run on ``prepared_dataset`` (one validation scene, scored and calibrated
+    at steps 6 and 12): ``checkpoints/step_000006.pt``, ``step_000012.pt``, ``last.pt``, ``best.pt``;
+    read-only."""
+    from tests.paths import SMOKE_CONFIG
+    from xtgeo.train.trainer import run_training
+
+    overrides = ("data.object_fraction=1.0", "data.val_scenes_count=1", "data.val_stride_fraction=2",
+                 "train.steps=12", "train.epoch_steps=6", "train.checkpoint_every=6")
+    return run_training(SMOKE_CONFIG, prepared_dataset, tmp_path_factory.mktemp("smoke") / "run", overrides=overrides)

@@ -259,3 +259,39 @@ def test_real_validation_labels_fed_back_score_one():
     scores = score(labels.copy(), labels).scores()
     assert scores["loc_fscore"] == scores["vessel_fscore"] == scores["fishing_fscore"] == scores["length_acc"] == 1.0
     assert scores["aggregate"] == 0.8  # no shoreline files: F1_S = 0
+
+
+# --- re-classing matched pairs (threshold calibration) ------------------------------------------------
+
+def test_with_classes_equals_a_fresh_score_for_any_classes(tmp_path):
+    """Crowded integer-pixel scenes (ties), class predictions drawn again and again: re-counting the
+    matched pairs gives what a whole new score (fast and dense) gives."""
+    rng = np.random.default_rng(5)
+    labels = random_labels(rng, 3, 120, shape=(600, 600), clustered=0.7, cluster_px=6.0)
+    preds = noisy_predictions(rng, labels, jitter_px=3.0)
+    for scene_id in labels["scene_id"].unique():
+        write_shoreline(tmp_path / f"{scene_id}_shoreline.npy", random_shoreline(rng, (600, 600), 100))
+    base = score(preds, labels, tmp_path, any_classes=True)
+    assert base.scores() == score(preds, labels, tmp_path).scores()
+    for _ in range(6):
+        is_vessel = rng.random(len(preds)) < 0.6
+        is_fishing = is_vessel & (rng.random(len(preds)) < 0.5)
+        again = preds.assign(is_vessel=is_vessel, is_fishing=is_fishing)
+        counted = base.with_classes(is_vessel, is_fishing)
+        assert counted.scores() == score(again, labels, tmp_path, matcher="dense").scores()
+        assert counted.tasks() == score(again, labels, tmp_path).tasks()
+
+
+def test_class_blind_ties_are_settled_officially():
+    """Two predictions equidistant from one label, with the same classes: any choice scores the same
+    for these classes (fast path), but not for others, so any_classes settles the tie officially."""
+    labels = labels_frame(("s", 10, 5, True, True, None, 50, "HIGH"))
+    preds = preds_frame(("s", 10, 0, True, False, 40), ("s", 10, 10, True, False, 40))
+    assert score(preds, labels).dense_scenes == 0
+    blind = score(preds, labels, any_classes=True)
+    assert blind.dense_scenes == 1
+    other = preds.assign(is_fishing=[True, False])
+    official = score(other, labels, matcher="dense")
+    assert blind.with_classes(other.is_vessel.to_numpy(), other.is_fishing.to_numpy()).scores() == official.scores()
+    with pytest.raises(ValueError, match="any_classes=True"):
+        score(preds, labels).with_classes(other.is_vessel.to_numpy(), other.is_fishing.to_numpy())

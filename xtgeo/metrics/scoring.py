@@ -6,6 +6,7 @@ leaderboard (200 m, 2 km, drop-low, costly distances); every quirk is kept, see 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -72,6 +73,8 @@ class ScoreResult:
     dense_scenes: int  # scene passes (drop-low, main, shore) solved densely because of a tie
 
     per_scene: pd.DataFrame = field(repr=False)
+    #: The matched pairs' prediction rows and label classes (``score(..., any_classes=True)`` only).
+    matched: MatchedClasses | None = field(default=None, repr=False)
 
     @property
     def aggregate(self) -> float:
@@ -90,6 +93,19 @@ class ScoreResult:
             "aggregate": self.aggregate,
         }
 
+    def with_classes(self, is_vessel: np.ndarray, is_fishing: np.ndarray) -> ScoreResult:
+        """The same matches scored with other class predictions (one value per prediction row).
+
+        Exact: which predictions match which labels does not depend on the classes, and a result
+        of ``score(..., any_classes=True)`` holds the official matching for any classes.
+        """
+        if self.matched is None:
+            raise ValueError("with_classes needs a result of score(..., any_classes=True)")
+        rows = self.matched.prediction
+        vessel, fishing = self.matched.tasks(np.asarray(is_vessel, dtype=np.float64)[rows],
+                                             np.asarray(is_fishing, dtype=np.float64)[rows])
+        return dataclasses.replace(self, vessel=vessel, fishing=fishing)
+
     def to_json_dict(self) -> dict:
         """Official scores plus precision/recall per task, counts and sizes (for ``--json``)."""
         out: dict = dict(self.scores())
@@ -105,6 +121,20 @@ class ScoreResult:
     def tasks(self) -> dict[str, Task]:
         """The four counted tasks by their official name stem."""
         return {"loc": self.loc, "loc_shore": self.shore, "vessel": self.vessel, "fishing": self.fishing}
+
+
+@dataclass(frozen=True)
+class MatchedClasses:
+    """The matched pairs of a score: each pair's prediction row (position) and label classes (1/0/NaN)."""
+
+    prediction: np.ndarray
+    label_is_vessel: np.ndarray
+    label_is_fishing: np.ndarray
+
+    def tasks(self, is_vessel: np.ndarray, is_fishing: np.ndarray) -> tuple[Task, Task]:
+        """The vessel and fishing tasks of the pairs, given their predictions' classes (1/0/NaN)."""
+        return (_class_task(_class_outcome(is_vessel, self.label_is_vessel)),
+                _class_task(_fishing_outcome(is_fishing, self.label_is_vessel, self.label_is_fishing)))
 
 
 @dataclass(frozen=True)
@@ -152,6 +182,7 @@ def score(
     shore_root: str | os.PathLike | None = None,
     options: ScoreOptions | None = None,
     matcher: str = "fast",
+    any_classes: bool = False,
 ) -> ScoreResult:
     """Score predictions against labels exactly as the official xView3 scorer.
 
@@ -164,6 +195,9 @@ def score(
     scenes having both, and is 0 without ``shore_root``. Where the official code would crash (a
     scene left without predictions) its labels are false negatives. ``matcher`` is ``"fast"``
     (:mod:`xtgeo.metrics.matching`) or ``"dense"`` (:mod:`xtgeo.metrics.dense`); both give the same.
+    ``any_classes`` keeps the matched pairs in the result (:meth:`ScoreResult.with_classes`) and
+    makes the fast matcher's tie test class-blind: ties that differ in which prediction matches a
+    label are settled officially even when the given classes would not tell them apart.
     """
     options = options or ScoreOptions()
     match, shore_test = {"fast": (match_fast, near_shore), "dense": (_match_dense, near_shore_dense)}[matcher]
@@ -198,7 +232,7 @@ def score(
             pred_on[dropped] = False
         gt_on = gt_on & np.isin(gt.confidence, ("HIGH", "MEDIUM"))
 
-    pairs, scenes, pred_group, gt_group = run(pred_on, gt_on, _main_effect(pred, gt, tol))
+    pairs, scenes, pred_group, gt_group = run(pred_on, gt_on, _main_effect(pred, gt, tol, any_classes))
     dense_passes += pairs.dense_scenes
     n_scored = int((pred_group >= 0).sum())
     loc = Task(tp=len(pairs.pred), fp=n_scored - len(pairs.pred), fn=int(gt_on.sum()) - len(pairs.pred))
@@ -221,8 +255,8 @@ def score(
         shore_scene = (to_main[pred.scene[shore_pairs.pred]], to_main[pred.scene[p_group >= 0]],
                        to_main[gt.scene[g_group >= 0]])
 
-    vessel = _class_task(_class_outcome(pred.is_vessel[pairs.pred], gt.is_vessel[pairs.gt]))
-    fishing = _class_task(_fishing_outcome(pred, gt, pairs.pred, pairs.gt))
+    matched = MatchedClasses(pairs.pred, gt.is_vessel[pairs.gt], gt.is_fishing[pairs.gt])
+    vessel, fishing = matched.tasks(pred.is_vessel[pairs.pred], pred.is_fishing[pairs.pred])
     length_acc, length_pairs = _length_accuracy(pred.length[pairs.pred], gt.length[pairs.gt])
     per_scene = _per_scene(names[scenes], pred_group, gt_group, pairs, shore_scene)
     return ScoreResult(
@@ -231,6 +265,7 @@ def score(
         n_predictions=n_scored, n_labels=int(gt_on.sum()), n_dropped_low=n_dropped,
         n_ignored_predictions=len(pred.scene) - n_dropped - n_scored,
         dense_scenes=dense_passes, per_scene=per_scene,
+        matched=matched if any_classes else None,
     )
 
 
@@ -291,23 +326,28 @@ def _class_task(outcome: np.ndarray) -> Task:
                 tn=int(counts[TRUE_NEG]))
 
 
-def _fishing_outcome(pred: _Table, gt: _Table, p: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Fishing outcome, counted only where the label is a vessel."""
-    outcome = _class_outcome(pred.is_fishing[p], gt.is_fishing[g])
-    return np.where(gt.is_vessel[g] == 1, outcome, SKIP)
+def _fishing_outcome(pred_fishing: np.ndarray, gt_vessel: np.ndarray, gt_fishing: np.ndarray) -> np.ndarray:
+    """Fishing outcome of matched pairs, counted only where the label is a vessel."""
+    return np.where(gt_vessel == 1, _class_outcome(pred_fishing, gt_fishing), SKIP)
 
 
-def _main_effect(pred: _Table, gt: _Table, tolerance_m: float):
+def _main_effect(pred: _Table, gt: _Table, tolerance_m: float, any_classes: bool = False):
     """Effect of a candidate pair on the final scores: class outcomes and the length term with its
-    place in the sum (the prediction), or nothing when it does not score."""
+    place in the sum (the prediction), or nothing when it does not score. With ``any_classes`` the
+    class outcomes are replaced by what decides them under any class predictions: the prediction
+    and the label's classes."""
     def effect(p: np.ndarray, g: np.ndarray, dist: np.ndarray) -> np.ndarray:
         known = ~np.isnan(gt.length[g])
         with np.errstate(divide="ignore", invalid="ignore"):
             error = _length_error(pred.length[p], gt.length[g])
+        if any_classes:
+            classes = [p, *(np.nan_to_num(v[g], nan=2).astype(np.int64) for v in (gt.is_vessel, gt.is_fishing))]
+        else:
+            classes = [_class_outcome(pred.is_vessel[p], gt.is_vessel[g]),
+                       _fishing_outcome(pred.is_fishing[p], gt.is_vessel[g], gt.is_fishing[g])]
         key = np.column_stack([
             dist < tolerance_m,
-            _class_outcome(pred.is_vessel[p], gt.is_vessel[g]),
-            _fishing_outcome(pred, gt, p, g),
+            *classes,
             np.where(known, p, -1),
             np.where(known, error, 0.0).view(np.int64),
         ])

@@ -62,6 +62,24 @@ def find_peaks(center: torch.Tensor, threshold: float, radius: int) -> tuple[np.
     return points[keep], scores[keep]
 
 
+def above_threshold(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Which centre scores a detection threshold keeps (compared in float32, as :func:`local_peaks` does)."""
+    return np.asarray(scores, dtype=np.float32) > np.float32(threshold)
+
+
+def decide(scores: Mapping[str, np.ndarray], config: PostprocessConfig) -> dict[str, np.ndarray]:
+    """The decisions of the ``threshold`` heads (by head name: is it a vessel, a fishing vessel) from
+    their probabilities at the peaks (by head name), each against its ``postprocess`` threshold in
+    float32; a head ``within`` another is True only where that one is."""
+    decided: dict[str, np.ndarray] = {}
+    for head in (h for h in HEADS if h.decoding == "threshold"):
+        threshold = np.float32(getattr(config, head.threshold_key))
+        decided[head.name] = np.asarray(scores[head.name], dtype=np.float32) >= threshold
+        if head.within is not None:
+            decided[head.name] &= decided[head.within]
+    return decided
+
+
 def detections_from_maps(maps: Mapping[str, torch.Tensor], config: PostprocessConfig) -> dict[str, np.ndarray]:
     """Detections from the full-scene map of every head, decoded as :mod:`xtgeo.tasks.xview3` says:
     ``detect_scene_row, detect_scene_column`` and ``score`` (the peaks of the centre map), the
@@ -77,14 +95,10 @@ def detections_from_maps(maps: Mapping[str, torch.Tensor], config: PostprocessCo
                                     "score": scores}
     at_peaks = {head.name: maps[head.name][index[:, 0], index[:, 1]].float().cpu().numpy()
                 for head in HEADS if head.decoding != "peaks"}
-    decided: dict[str, np.ndarray] = {}
-    for head in (h for h in HEADS if h.decoding == "threshold"):
-        found[head.score_column] = at_peaks[head.name]
-        decided[head.name] = at_peaks[head.name] >= getattr(config, head.threshold_key)
-        if head.within is not None:
-            decided[head.name] &= decided[head.within]
+    decided = decide(at_peaks, config)
     for head in HEADS:
         if head.decoding == "threshold":
+            found[head.score_column] = at_peaks[head.name]
             found[head.label_column] = decided[head.name]
         elif head.decoding == "value":
             found[head.label_column] = np.maximum(at_peaks[head.name], 0.0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import torch
 
-from xtgeo.config import Config, from_dict, load_config
+from xtgeo.config import Config, PostprocessConfig, from_dict, load_config
 from xtgeo.data.normalize import model_input
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.models import build_model
@@ -30,7 +30,7 @@ from xtgeo.predict.inference import Predictor, WindowReader, predict_maps
 from xtgeo.predict.postprocess import detections_from_maps
 from xtgeo.predict.sources import SceneSource
 from xtgeo.predict.windows import GridWindow, SceneMaps, WindowGrid, valid_overlap
-from xtgeo.train.checkpoint import WEIGHTS_FROM_CHECKPOINT, load_checkpoint
+from xtgeo.train.checkpoint import WEIGHTS_FROM_CHECKPOINT, calibrated_thresholds, load_checkpoint
 
 DEFAULT_WINDOW_SIZE = 4096
 DEFAULT_OVERLAP = 512
@@ -80,14 +80,19 @@ class ScenePrediction:
 
 
 def load_model(checkpoint: str | os.PathLike, overrides: tuple[str, ...] = ()) -> tuple[torch.nn.Module, Config]:
-    """The model of a checkpoint, with its weights, and its checked config (``overrides`` applied)."""
+    """The model of a checkpoint, with its weights, and its checked config.
+
+    The config's ``postprocess`` thresholds are the checkpoint's calibrated ones where it has them
+    (:mod:`xtgeo.train.calibrate`), then ``overrides`` (``--set``-style) apply over everything.
+    """
     path = Path(checkpoint)
     ckpt = load_checkpoint(path)
     if not isinstance(ckpt.get("config"), dict):
         raise XtgeoError(f"{path}: checkpoint has no config")
     _check_channels(path, ckpt["config"])
+    calibrated = tuple(f"postprocess.{key}={value}" for key, value in calibrated_thresholds(ckpt).items())
     try:
-        config = load_config(ckpt["config"], WEIGHTS_FROM_CHECKPOINT + tuple(overrides))
+        config = load_config(ckpt["config"], WEIGHTS_FROM_CHECKPOINT + calibrated + tuple(overrides))
         model = build_model(config.model)
     except ConfigError as err:
         raise XtgeoError(f"{path}: {err}") from None
@@ -163,6 +168,16 @@ def scene_windows(source: SceneSource, window_size: int = DEFAULT_WINDOW_SIZE,
     return WindowGrid(source.scene.height, source.scene.width, window_size, overlap)
 
 
+def scene_detections(
+    source: SceneSource, maps: Mapping[str, torch.Tensor], postprocess: PostprocessConfig
+) -> gpd.GeoDataFrame:
+    """The georeferenced detections of one scene's blended maps, with ``postprocess``'s thresholds."""
+    found = detections_from_maps(maps, postprocess)
+    scene = source.scene
+    distance = source.distance_to_shore_km(found["detect_scene_row"], found["detect_scene_column"])
+    return detections_frame(found, scene.scene_id, scene.transform, scene.crs, distance)
+
+
 def predict_scene(
     source: SceneSource,
     predictor: Predictor,
@@ -180,12 +195,7 @@ def predict_scene(
     ``len(scene_windows(...))`` in all); ``keep_maps`` keeps the blended maps in the result.
     """
     start = time.perf_counter()
-    scene = source.scene
     maps = predict_maps(predictor, scene_windows(source, window_size, overlap), window_reader(source, config),
                         readers=readers, on_windows=on_windows)
-    found = detections_from_maps(maps.maps, config.postprocess)
-    frame = detections_frame(
-        found, scene.scene_id, scene.transform, scene.crs,
-        source.distance_to_shore_km(found["detect_scene_row"], found["detect_scene_column"]),
-    )
+    frame = scene_detections(source, maps.maps, config.postprocess)
     return ScenePrediction(source, frame, time.perf_counter() - start, maps.windows_added, maps if keep_maps else None)

@@ -1,10 +1,13 @@
 """Training checkpoints and where a run keeps them: written atomically, read with
 ``torch.load(weights_only=True)``.
 
-A run folder holds ``checkpoints/last.pt`` and ``checkpoints/step_NNNNNN.pt`` (:func:`checkpoint_path`).
+A run folder holds ``checkpoints/last.pt``, ``checkpoints/step_NNNNNN.pt`` (:func:`checkpoint_path`)
+and, once validation has scores, ``checkpoints/best.pt`` (:func:`best_checkpoint_path`).
 
 A checkpoint is a dict of tensors and plain Python values only (``model``, ``optimizer``,
-``scheduler``, ``step``, ``rng``, ``config``, ``xtgeo_version``), so loading one can never run code.
+``scheduler``, ``step``, ``rng``, ``config``, ``xtgeo_version``; ``best``: the best validation so
+far, ``{"metric", "value", "step"}``; ``calibration``: the thresholds calibrated at its step, see
+:mod:`xtgeo.train.calibrate`), so loading one can never run code.
 """
 
 from __future__ import annotations
@@ -23,14 +26,24 @@ from xtgeo.errors import XtgeoError
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last.pt"
+BEST = "best.pt"
 #: Config overrides for a model whose weights come from a checkpoint: no pretrained backbone file is
 #: read (a resumed run or a prediction needs neither the file nor the folder it was in).
 WEIGHTS_FROM_CHECKPOINT = ("model.region_encoder.pretrained_file=null",)
+#: Checkpoint entry of a threshold calibration (:mod:`xtgeo.train.calibrate`) and the thresholds it sets,
+#: named as in the config's ``postprocess`` section.
+CALIBRATION = "calibration"
+THRESHOLD_KEYS = ("center_threshold", "vessel_threshold", "fishing_threshold")
 
 
 def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
     """``RUN_DIR/checkpoints/last.pt``, or the checkpoint of ``step``."""
     return Path(run_dir) / CHECKPOINT_DIR / (LAST if step is None else f"step_{step:06d}.pt")
+
+
+def best_checkpoint_path(run_dir: str | Path) -> Path:
+    """``RUN_DIR/checkpoints/best.pt``: the checkpoint with the best validation aggregate so far."""
+    return Path(run_dir) / CHECKPOINT_DIR / BEST
 
 
 def save_checkpoint(path: str | Path, **parts: Any) -> Path:
@@ -80,3 +93,12 @@ def set_rng_state(state: dict[str, torch.Tensor]) -> None:
     random.setstate((3, tuple(int(v) for v in state["python"]), None))
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(list(state["cuda"]))
+
+
+def calibrated_thresholds(checkpoint: dict[str, Any]) -> dict[str, float]:
+    """The calibrated thresholds a checkpoint carries (``checkpoint["calibration"]["thresholds"]``); {} if none."""
+    entry = checkpoint.get(CALIBRATION)
+    thresholds = entry.get("thresholds") if isinstance(entry, dict) else None
+    if not isinstance(thresholds, dict):
+        return {}
+    return {key: float(thresholds[key]) for key in THRESHOLD_KEYS if key in thresholds}

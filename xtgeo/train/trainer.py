@@ -29,8 +29,11 @@ from xtgeo.models import build_model
 from xtgeo.models.pretrained import resolve_weights
 from xtgeo.tasks.xview3 import HEAD_NAMES as PARTS  # one loss part per head
 from xtgeo.train import distributed
+from xtgeo.train.calibrate import BEST_METRIC, Calibration, predict_candidates, search_thresholds, validation_scores
 from xtgeo.train.checkpoint import (
+    CALIBRATION,
     WEIGHTS_FROM_CHECKPOINT,
+    best_checkpoint_path,
     checkpoint_path,
     load_checkpoint,
     rng_state,
@@ -188,6 +191,8 @@ class Trainer:
         # per [loss, gradient]: the first step at which it was not finite, kept on the device so that
         # no step waits for the GPU; checked (check_finite) at log steps and before every checkpoint
         self.first_bad = torch.full((2,), _NONE_YET, dtype=torch.int64, device=device)
+        #: The best validation so far: ``{"metric": BEST_METRIC, "value": ..., "step": ...}``.
+        self.best: dict[str, Any] | None = None
         self.autocast = dict(device_type=device.type, dtype=torch.bfloat16,
                              enabled=device.type == "cuda" and cfg.train.bf16)
 
@@ -199,17 +204,25 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["scheduler"])
         self.step = int(ckpt["step"])
+        self.best = ckpt.get("best")
         set_rng_state({k: v.cpu() for k, v in ckpt["rng"].items()})
 
-    def save(self) -> None:
-        """Write ``step_NNNNNN.pt`` and ``last.pt`` (rank 0 only), each atomically."""
-        if not self.rank.main:
+    def save(self, periodic: bool = True, best: bool = False, calibration: Calibration | None = None) -> None:
+        """Write (rank 0 only, each atomically) ``step_NNNNNN.pt`` and ``last.pt`` when ``periodic``,
+        ``best.pt`` when ``best``; each holds the thresholds ``calibration`` chose at this step, and
+        :attr:`best`, the best validation so far."""
+        if not self.rank.main or not (periodic or best):
             return
         parts = dict(model=self.model.state_dict(), optimizer=self.optimizer.state_dict(),
                      scheduler=self.schedule.state_dict(), step=self.step, rng=rng_state(),
                      config=self.cfg.to_dict(), xtgeo_version=xtgeo.__version__)
-        save_checkpoint(checkpoint_path(self.run_dir, self.step), **parts)
-        save_checkpoint(checkpoint_path(self.run_dir), **parts)
+        if self.best is not None:
+            parts["best"] = dict(self.best)
+        if calibration is not None:
+            parts[CALIBRATION] = calibration.to_dict()
+        paths = [checkpoint_path(self.run_dir, self.step), checkpoint_path(self.run_dir)] if periodic else []
+        for path in paths + ([best_checkpoint_path(self.run_dir)] if best else []):
+            save_checkpoint(path, **parts)
 
     # --- data ------------------------------------------------------------------------------
     def _loader(self, sampler: Any) -> DataLoader:
@@ -300,30 +313,52 @@ class Trainer:
         return {"val_loss": float(total[0]) / count,
                 **{f"val_{p}": float(v) / count for p, v in zip(PARTS, total[1:-1])}}
 
-    def score_scenes(self) -> dict[str, float]:
-        """Full-scene ``predict`` of the validation scenes (spread over the ranks) and their
-        official xView3 ``score`` (keys prefixed ``val_``), computed on rank 0."""
+    def score_scenes(self) -> Calibration | None:
+        """Full-scene ``predict`` of the validation scenes (spread over the ranks) at the lowest centre
+        threshold searched, then, on rank 0, the threshold calibration on them: the official xView3
+        scores at the config's thresholds and at the calibrated ones (None on the other ranks)."""
         import pandas as pd
 
-        from xtgeo.metrics import ScoreOptions, score
+        from xtgeo.predict.detections import concat_frames
         from xtgeo.predict.inference import Predictor
-        from xtgeo.predict.scene import predict_scene
+        from xtgeo.predict.scene import PredictOptions
         from xtgeo.predict.sources import open_prepared_scene
         from xtgeo.scene.prepared import SHORELINE_DIR
 
         predictor = Predictor(self.model, self.device, self.cfg.train.batch_size)
         window = self.cfg.data.val_window_size or self.cfg.data.crop_size
-        mine = [predict_scene(open_prepared_scene(self.data.scenes[i].path.parent), predictor, self.cfg,
-                              window_size=window, overlap=window // 4).detections
+        mine = [open_prepared_scene(self.data.scenes[i].path.parent)
                 for i in self.data.val_ids[self.rank.rank :: self.rank.world]]
-        frames = distributed.gather(mine)
+        frames = distributed.gather([predict_candidates(mine, predictor, self.cfg,
+                                                        PredictOptions(window_size=window, overlap=window // 4))])
         if not self.rank.main:
-            return {}
+            return None
         ids = [self.data.scenes[i].scene_id for i in self.data.val_ids]
         labels = pd.concat([self.data.labels[i] for i in self.data.val_ids], ignore_index=True)
         shore_root = self.data.scenes[0].path.parent.parent / SHORELINE_DIR
-        result = score(pd.concat(frames, ignore_index=True), labels, shore_root, ScoreOptions(scene_ids=tuple(ids)))
-        return {f"val_{key}": float(value) for key, value in result.scores().items()}
+        return search_thresholds(concat_frames(frames), labels, shore_root, self.cfg.postprocess, ids)
+
+    def _validate_and_save(self, epoch: int, final: bool, log: RunLog | None) -> None:
+        """At the end of an epoch, validate (and calibrate the thresholds); then write the checkpoints
+        due: ``last.pt`` and the step's file every ``checkpoint_every`` steps and at the end,
+        ``best.pt`` when the validation aggregate (:data:`BEST_METRIC`) is the best so far."""
+        tc = self.cfg.train
+        calibration, improved = None, False
+        if self.step % tc.epoch_steps == 0 and tc.validation != "none" and self.data.val_ids:
+            self.check_finite()
+            row = {"step": self.step, "epoch": epoch, **self.validate()}
+            if tc.validation == "score":
+                calibration = self.score_scenes()
+                row.update(validation_scores(calibration) if calibration else {})
+            if log:
+                log.log(row)
+            if calibration is not None and (self.best is None or calibration.after > self.best["value"]):
+                self.best = {"metric": BEST_METRIC, "value": calibration.after, "step": self.step}
+                improved = True
+        periodic = self.step % tc.checkpoint_every == 0 or final
+        if periodic:
+            self.check_finite()
+        self.save(periodic=periodic, best=improved, calibration=calibration)
 
     # --- loop ------------------------------------------------------------------------------
     def fit(self, max_steps: int | None, resume: bool) -> None:
@@ -385,16 +420,7 @@ class Trainer:
                         window.zero_()
                         window_steps, window_regions, window_wait, window_start = 0, 0, 0.0, time.perf_counter()
                     paused = time.perf_counter()
-                    if self.step % tc.checkpoint_every == 0 or final:
-                        self.check_finite()
-                        self.save()
-                    if self.step % tc.epoch_steps == 0 and tc.validation != "none" and self.data.val_ids:
-                        self.check_finite()
-                        row = {"step": self.step, "epoch": epoch, **self.validate()}
-                        if tc.validation == "score":
-                            row.update(self.score_scenes())
-                        if log:
-                            log.log(row)
+                    self._validate_and_save(epoch, final, log)
                     window_start += time.perf_counter() - paused  # regions/s counts training time only
                     self.progress.update(self.step, logged)
                     if final:

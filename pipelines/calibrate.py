@@ -1,0 +1,86 @@
+"""``xtgeo calibrate``: a checkpoint and labelled prepared scenes → a checkpoint with calibrated thresholds.
+
+The scenes are predicted once (:func:`xtgeo.train.calibrate.predict_candidates`, with a progress
+bar), the thresholds searched (:func:`xtgeo.train.calibrate.search_thresholds`), and the input
+checkpoint written again, with its ``calibration`` entry, to a new file (atomically); the input is
+never replaced. A table shows the scores before and after; ``--json`` writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from xtgeo.atomic import atomic_path
+from xtgeo.config import PostprocessConfig
+from xtgeo.errors import XtgeoError
+from xtgeo.metrics import SCORE_KEYS
+from xtgeo.predict.detections import check_writable
+from xtgeo.predict.inference import Predictor
+from xtgeo.predict.scene import PredictOptions, load_model, resolve_devices, scene_windows
+from xtgeo.train.calibrate import Calibration, open_labelled, predict_candidates, search_thresholds
+from xtgeo.train.checkpoint import CALIBRATION, load_checkpoint, save_checkpoint
+
+
+def _check_out(checkpoint: Path, out: Path) -> Path:
+    """``--out`` is a new file, never the input checkpoint."""
+    if out.resolve() == checkpoint.resolve() or (out.exists() and checkpoint.exists() and out.samefile(checkpoint)):
+        raise XtgeoError(f"--out {out}: is the input checkpoint; write the calibrated one to another file")
+    return check_writable(out)
+
+
+def run(
+    checkpoint: str | os.PathLike,
+    prep_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    scene_ids: list[str] | None = None,
+    json_out: str | os.PathLike | None = None,
+    options: PredictOptions = PredictOptions(),
+    console: Console | None = None,
+) -> Calibration:
+    """Calibrate ``checkpoint``'s thresholds on the labelled scenes of ``prep_dir`` (or ``scene_ids``),
+    write the calibrated checkpoint to ``out`` and, if asked, the scores to ``json_out``."""
+    console = console or Console(stderr=True)
+    checkpoint, out = Path(checkpoint), Path(out)
+    _check_out(checkpoint, out)
+    if json_out is not None:
+        check_writable(json_out)
+    options.check()
+    saved = load_checkpoint(checkpoint)
+    model, config = load_model(checkpoint)
+    scenes = open_labelled(prep_dir, scene_ids)
+    predictor = Predictor(model, resolve_devices(options.device)[0], options.batch, options.compile_model)
+    total = sum(len(scene_windows(s, options.window_size, options.overlap)) for s in scenes.sources)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"predicting {len(scenes.sources)} scene(s)", total=total)
+        candidates = predict_candidates(scenes.sources, predictor, config, options,
+                                        on_windows=lambda n: progress.advance(task, n))
+    calibration = search_thresholds(candidates, scenes.labels, scenes.shore_root, config.postprocess,
+                                    scenes.scene_ids)
+    save_checkpoint(out, **{**saved, CALIBRATION: calibration.to_dict()})
+    if json_out is not None:
+        with atomic_path(json_out) as tmp:
+            tmp.write_text(json.dumps(calibration.to_dict(), indent=2) + "\n")
+    console.print(calibration_table(calibration, config.postprocess, out))
+    return calibration
+
+
+def calibration_table(calibration: Calibration, start: PostprocessConfig, out: Path) -> Table:
+    """Thresholds and scores before (the checkpoint's) and after (calibrated)."""
+    table = Table(title=f"calibrated on {len(calibration.scenes)} scene(s) → {out}")
+    for column in ("", "before", "after"):
+        table.add_column(column, justify="left" if not column else "right")
+    for key, value in calibration.thresholds.items():
+        table.add_row(key, f"{getattr(start, key):g}", f"{value:g}")
+    for key in SCORE_KEYS:
+        bold = "[bold]" if key == "aggregate" else ""
+        table.add_row(f"{bold}{key}", f"{bold}{calibration.scores_before[key]:.4f}",
+                      f"{bold}{calibration.scores_after[key]:.4f}")
+    return table
