@@ -29,6 +29,7 @@ Example: python benchmarks/context_pays.py --work /tmp/study --stage report     
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -222,11 +223,14 @@ def xtgeo_command(*args: object) -> list[str]:
 def run_jobs(jobs: Sequence[Job], parallel: int, env: dict[str, str], deadline: float | None = None,
              report: Callable[[list[Job], float], None] | None = None, every_s: float = 30.0) -> None:
     """Run ``jobs``, at most ``parallel`` at once; jobs still running at ``deadline`` (a
-    ``time.monotonic()`` value) are stopped. ``report(running, elapsed)`` is called every ``every_s``."""
-    pending, running = list(jobs), {}  # job -> (process, command index, start, log file)
+    ``time.monotonic()`` value) are stopped (SIGTERM, SIGKILL 20 s later), jobs not started by then
+    never start. ``report(running, elapsed)`` is called every ``every_s``. If this process is
+    interrupted, every job's process group is killed."""
+    pending, running = list(jobs), {}  # name -> (job, process, command index, start, log file)
     start = last_report = time.monotonic()
 
     def launch(job: Job, index: int, began: float) -> None:
+        job.log.parent.mkdir(parents=True, exist_ok=True)
         out = job.log.open("a")
         out.write(f"$ {' '.join(job.commands[index])}\n")
         out.flush()
@@ -234,33 +238,41 @@ def run_jobs(jobs: Sequence[Job], parallel: int, env: dict[str, str], deadline: 
                                 start_new_session=True)
         running[job.name] = (job, proc, index, began, out)
 
-    while pending or running:
-        while pending and len(running) < parallel and not (deadline and time.monotonic() > deadline):
-            job = pending.pop(0)
-            job.log.parent.mkdir(parents=True, exist_ok=True)
-            launch(job, 0, time.monotonic())
-        if deadline and time.monotonic() > deadline:
-            for job, proc, _, began, _ in running.values():
-                os.killpg(proc.pid, signal.SIGTERM)
+    def signal_group(proc: subprocess.Popen, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+
+    try:
+        while pending or running:
+            late = deadline is not None and time.monotonic() > deadline
+            while pending and len(running) < parallel and not late:
+                launch(pending.pop(0), 0, time.monotonic())
+            for job in pending if late else ():
                 job.stopped = True
-            for job in pending:
-                job.stopped = True
-            pending.clear()
-        for name, (job, proc, index, began, out) in list(running.items()):
-            if proc.poll() is None:
-                if job.stopped and time.monotonic() > deadline + 20:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                continue
+            pending = [] if late else pending
+            for name, (job, proc, index, began, out) in list(running.items()):
+                if proc.poll() is None:
+                    if late and not job.stopped:
+                        job.stopped = True
+                        signal_group(proc, signal.SIGTERM)
+                    elif late and time.monotonic() > deadline + 20:
+                        signal_group(proc, signal.SIGKILL)
+                    continue
+                out.close()
+                del running[name]
+                if proc.returncode == 0 and index + 1 < len(job.commands) and not job.stopped:
+                    launch(job, index + 1, began)
+                    continue
+                job.returncode, job.seconds = proc.returncode, time.monotonic() - began
+            if report and running and time.monotonic() - last_report >= every_s:
+                last_report = time.monotonic()
+                report([entry[0] for entry in running.values()], last_report - start)
+            time.sleep(0.5)
+    finally:
+        for _, proc, _, _, out in running.values():
+            signal_group(proc, signal.SIGKILL)
+            proc.wait()
             out.close()
-            del running[name]
-            if proc.returncode == 0 and index + 1 < len(job.commands) and not job.stopped:
-                launch(job, index + 1, began)
-                continue
-            job.returncode, job.seconds = proc.returncode, time.monotonic() - began
-        if report and running and time.monotonic() - last_report >= every_s:
-            last_report = time.monotonic()
-            report([entry[0] for entry in running.values()], last_report - start)
-        time.sleep(0.5)
 
 
 def child_env(parallel: int) -> dict[str, str]:
@@ -649,37 +661,46 @@ def check_same_budget(work: Path, budget: Budget, extra_sets: Sequence[str], cal
 
 def main(argv: Sequence[str] | None = None) -> None:
     args, budget, runs = parse_args(argv)
+    command = " ".join(["context_pays.py", *(sys.argv[1:] if argv is None else argv)])
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped (by timeout): children stop too
+    try:
+        run_study(args, budget, runs, command)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_study(args: argparse.Namespace, budget: Budget, runs: list[Run], command: str) -> None:
+    """The stages ``args.stage`` asks for, in order; every line printed also goes to WORK/study.log."""
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     check_same_budget(work, budget, args.sets, not args.no_calibrate)
-    log_file = (work / "study.log").open("a")
+    with (work / "study.log").open("a") as log_file:
 
-    def log(line: str, echo: bool = True) -> None:
-        if echo:
-            print(line, flush=True)
-        log_file.write(line.rstrip("\n") + "\n")
-        log_file.flush()
+        def log(line: str, echo: bool = True) -> None:
+            if echo:
+                print(line, flush=True)
+            log_file.write(line.rstrip("\n") + "\n")
+            log_file.flush()
 
-    log(f"study: {' '.join(sys.argv if argv is None else ['context_pays.py', *argv])}")
-    info = {"preset": "smoke" if args.smoke else "gpu", "device": device_name(), "calibrated": not args.no_calibrate,
-            "stage_seconds": {}}
-    sets = data_sets(work)
-    for stage in STAGES if args.stage == "all" else (args.stage,):
-        begin = time.perf_counter()
-        if stage == "data":
-            sets = make_data(work, budget, args.workers, log)
-        elif not (sets["train"].prep / "labels.parquet").is_file():
-            raise SystemExit(f"error: {sets['train'].prep}: no data yet; run --stage data first")
-        step = evaluation_step(work, runs, budget.steps) if stage in ("evaluate", "report") else None
-        if stage == "train":
-            train_runs(work, runs, budget, sets["train"].prep, args.sets, log)
-        elif stage == "evaluate" and step is not None:
-            evaluate_runs(work, runs, step, sets, budget, not args.no_calibrate, log)
-        elif stage == "report":
-            report(work, runs, step, budget, info, log)
-        info["stage_seconds"][stage] = time.perf_counter() - begin
-        log(f"{stage}: {info['stage_seconds'][stage]:.0f} s")
-    log_file.close()
+        log(f"study: {command}")
+        info = {"preset": "smoke" if args.smoke else "gpu", "device": device_name(),
+                "calibrated": not args.no_calibrate, "stage_seconds": {}}
+        sets = data_sets(work)
+        for stage in STAGES if args.stage == "all" else (args.stage,):
+            begin = time.perf_counter()
+            if stage == "data":
+                sets = make_data(work, budget, args.workers, log)
+            elif not (sets["train"].prep / "labels.parquet").is_file():
+                raise SystemExit(f"error: {sets['train'].prep}: no data yet; run --stage data first")
+            step = evaluation_step(work, runs, budget.steps) if stage in ("evaluate", "report") else None
+            if stage == "train":
+                train_runs(work, runs, budget, sets["train"].prep, args.sets, log)
+            elif stage == "evaluate" and step is not None:
+                evaluate_runs(work, runs, step, sets, budget, not args.no_calibrate, log)
+            elif stage == "report":
+                report(work, runs, step, budget, info, log)
+            info["stage_seconds"][stage] = time.perf_counter() - begin
+            log(f"{stage}: {info['stage_seconds'][stage]:.0f} s")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ and a reduced smoke study end to end (real synth, preprocess, train, predict, sc
 
 import importlib.util
 import json
+import os
 import statistics
 import sys
 import tarfile
@@ -63,6 +64,21 @@ def test_jobs_run_in_order_stop_at_a_failure_and_at_the_deadline(tmp_path):
     assert (chain.returncode, chain.stopped) == (3, False)
     assert "first" in chain.log.read_text() and "never" not in chain.log.read_text().replace("print('never')", "")
     assert sleeper.stopped and sleeper.returncode != 0
+
+
+def test_an_interrupted_runner_kills_its_jobs(tmp_path):
+    pid_file = tmp_path / "pid"
+    job = study.Job("sleeper", [[sys.executable, "-c", f"import os, time; open({str(pid_file)!r}, 'w')"
+                                 ".write(str(os.getpid())); time.sleep(60)"]], tmp_path / "sleeper.log")
+
+    def interrupt(running, elapsed):
+        if pid_file.is_file() and pid_file.read_text():
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        study.run_jobs([job], parallel=1, env=study.child_env(1), report=interrupt, every_s=0.5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
 
 
 def test_runs_are_compared_at_the_last_step_all_of_them_reached(tmp_path):
