@@ -4,6 +4,7 @@ and a reduced smoke study end to end (real synth, preprocess, train, predict, sc
 import importlib.util
 import json
 import os
+import shutil
 import statistics
 import sys
 import tarfile
@@ -11,6 +12,7 @@ import time
 
 import matplotlib.image
 import pytest
+import yaml
 
 from tests.paths import REPO
 
@@ -116,7 +118,7 @@ def smoke_study(tmp_path_factory):
     """The smoke study with a reduced plan and budget, run once; returns its folder and study.json."""
     work = tmp_path_factory.mktemp("study")
     study.main(["--work", str(work), "--smoke", "--plan", PLAN, "--steps", str(STEPS), "--size", "768",
-                "--workers", "1", "--no-calibrate"])
+                "--workers", "1"])
     return work, json.loads((work / "study.json").read_text())
 
 
@@ -132,7 +134,11 @@ def test_the_smoke_study_writes_one_row_per_run_with_scores_and_training_figures
         assert row["loss_curve"] == [[m["step"], m["loss"]] for m in metrics]
         assert row["peak_memory_gib"] == max(m["memory_gib"] for m in metrics) > 0
         assert row["regions_per_s"] > 0 and row["final_loss"] > 0 and row["train_seconds"] > 0
+        calibration = json.loads((work / "runs" / row["run"] / f"eval_{STEPS:06d}" / "calibration.json").read_text())
+        assert row["calibrated"]
+        assert row["thresholds"] == {k: calibration["thresholds"][k] for k in study.THRESHOLD_KEYS}
         assert all(0 <= value <= 1 for value in row["thresholds"].values())
+        assert row["val_aggregate_after"] >= row["val_aggregate_before"]
     assert rows[0]["loss_curve"] != rows[1]["loss_curve"]  # the seeds differ
 
 
@@ -168,8 +174,7 @@ def test_a_finished_study_rerun_redoes_only_the_report(smoke_study):
     outputs = [*(work / "runs").glob("*/checkpoints/*.pt"), *(work / "runs").glob("*/eval_*/score.json"),
                *(work / "data").glob("*_prep/labels.parquet")]
     stamps = {path: path.stat().st_mtime_ns for path in outputs}
-    study.main(["--work", str(work), "--smoke", "--plan", PLAN, "--steps", str(STEPS), "--size", "768",
-                "--no-calibrate"])
+    study.main(["--work", str(work), "--smoke", "--plan", PLAN, "--steps", str(STEPS), "--size", "768"])
     assert {path: path.stat().st_mtime_ns for path in outputs} == stamps
     assert len(json.loads((work / "study.json").read_text())["rows"]) == 3
 
@@ -177,5 +182,16 @@ def test_a_finished_study_rerun_redoes_only_the_report(smoke_study):
 def test_a_study_folder_refuses_another_budget(smoke_study):
     work, _ = smoke_study
     with pytest.raises(SystemExit, match="another budget \\(steps differ"):
-        study.main(["--work", str(work), "--smoke", "--plan", PLAN, "--steps", str(STEPS + 1), "--size", "768",
-                    "--no-calibrate"])
+        study.main(["--work", str(work), "--smoke", "--plan", PLAN, "--steps", str(STEPS + 1), "--size", "768"])
+
+
+def test_without_calibration_a_row_holds_the_thresholds_of_the_run_config(smoke_study, tmp_path):
+    work, _ = smoke_study
+    run, copy = study.Run("none", 0), tmp_path / "runs" / "none_s0"
+    (copy / f"eval_{STEPS:06d}").mkdir(parents=True)
+    for name in ("config.yaml", "metrics.jsonl", f"eval_{STEPS:06d}/score.json"):
+        shutil.copy(work / "runs" / run.name / name, copy / name)
+    row = study.run_row(tmp_path, run, STEPS, planned=STEPS)
+    postprocess = yaml.safe_load((copy / "config.yaml").read_text())["postprocess"]
+    assert row["status"] == "ok" and not row["calibrated"]
+    assert row["thresholds"] == {key: postprocess[key] for key in study.THRESHOLD_KEYS}
