@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ import typer
 
 import cli_options as opt
 import xtgeo
-from xtgeo.errors import XtgeoError
+from xtgeo.errors import XtgeoError, one_line
 
 app = typer.Typer(
     name="xtgeo",
@@ -52,14 +53,18 @@ def synth(
     width: Annotated[int, typer.Option(help="Scene columns (10 m pixels); a full xView3 scene has ~24,400.")] = 2048,
     seed: opt.Seed = 0,
     quicklook: Annotated[bool, typer.Option(help="Also draw OUT_DIR/quicklook/<scene_id>.png per scene.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        help="Replace what an earlier synth wrote in OUT_DIR (other files are kept).")] = False,
 ) -> None:
     """Write synthetic Sentinel-1 scenes in the xView3 layout, with labels decided by scene context.
+
+    OUT_DIR must be new or empty, unless --overwrite.
 
     Example: xtgeo synth data/synth --scenes 4 --height 2048 --width 2048 --seed 7 --quicklook
     """
     from pipelines.synth import run
 
-    run(out_dir, scenes=scenes, height=height, width=width, seed=seed, quicklook=quicklook)
+    run(out_dir, scenes=scenes, height=height, width=width, seed=seed, quicklook=quicklook, overwrite=overwrite)
 
 
 # --- commands: preprocess ---
@@ -282,17 +287,52 @@ def show_library_messages() -> None:
     logger.setLevel(logging.INFO)
 
 
+def _one_line_warnings() -> None:
+    """Show xtgeo's warnings about the input as ``warning: <file>: <problem>`` lines."""
+    import warnings
+
+    from xtgeo.errors import XtgeoWarning
+
+    default = warnings.formatwarning
+
+    def format_warning(message, category, filename, lineno, line=None):  # noqa: ANN001 - warnings' hook
+        if issubclass(category, XtgeoWarning):
+            return f"warning: {message}\n"
+        return default(message, category, filename, lineno, line)
+
+    warnings.formatwarning = format_warning
+
+
+def _terminate_like_interrupt() -> Callable[[], None]:
+    """Let SIGTERM (``kill``, ``timeout``) end a command as Ctrl-C does, so that it cleans up its
+    temporaries and records what it wrote; returns the function that restores the old handler."""
+    import signal
+
+    def interrupt(signum, frame):  # noqa: ANN001 - signal's hook
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        return lambda: None
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning user errors into one line and exit status 1."""
     show_library_messages()
+    _one_line_warnings()
+    restore_signals = _terminate_like_interrupt()
     try:
         app(args=argv, prog_name="xtgeo")
     except XtgeoError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(err)}", file=sys.stderr)
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    finally:
+        restore_signals()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ never replaced. A table shows the scores before and after; ``--json`` writes the
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -16,22 +15,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from xtgeo.atomic import atomic_path
+from xtgeo.atomic import check_distinct, check_output, write_json
 from xtgeo.config import PostprocessConfig
-from xtgeo.errors import XtgeoError
 from xtgeo.metrics import SCORE_KEYS
-from xtgeo.predict.detections import check_writable
 from xtgeo.predict.inference import Predictor
 from xtgeo.predict.scene import PredictOptions, load_model, resolve_devices, scene_windows
 from xtgeo.train.calibrate import Calibration, open_labelled, predict_candidates, search_thresholds
 from xtgeo.train.checkpoint import CALIBRATION, load_checkpoint, save_checkpoint
-
-
-def _check_out(checkpoint: Path, out: Path) -> Path:
-    """``--out`` is a new file, never the input checkpoint."""
-    if out.resolve() == checkpoint.resolve() or (out.exists() and checkpoint.exists() and out.samefile(checkpoint)):
-        raise XtgeoError(f"--out {out}: is the input checkpoint; write the calibrated one to another file")
-    return check_writable(out)
 
 
 def run(
@@ -48,9 +38,10 @@ def run(
     write the calibrated checkpoint to ``out`` and, if asked, the scores to ``json_out``."""
     console = console or Console(stderr=True)
     checkpoint, out = Path(checkpoint), Path(out)
-    _check_out(checkpoint, out)
+    check_output(out, [checkpoint, prep_dir], flag="--out")  # never the input checkpoint
     if json_out is not None:
-        check_writable(json_out)
+        check_output(json_out, [checkpoint, prep_dir], flag="--json")
+    check_distinct(out, json_out)
     options.check()
     saved = load_checkpoint(checkpoint)
     model, config = load_model(checkpoint)
@@ -66,8 +57,7 @@ def run(
                                     scenes.scene_ids)
     save_checkpoint(out, **{**saved, CALIBRATION: calibration.to_dict()})
     if json_out is not None:
-        with atomic_path(json_out) as tmp:
-            tmp.write_text(json.dumps(calibration.to_dict(), indent=2) + "\n")
+        write_json(json_out, calibration.to_dict())
     console.print(calibration_table(calibration, config.postprocess, out))
     return calibration
 

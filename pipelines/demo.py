@@ -1,21 +1,24 @@
 """``xtgeo demo``: the whole chain on synthetic scenes that it makes itself.
 
 Stages run in order into one output folder; each prints what it made, and the demo ends with a
-short list of the files worth opening.
+short list of the files worth opening. The folder's files are recorded (:mod:`xtgeo.made`): a
+rerun removes those and nothing that was put there since.
 """
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 
 from pipelines import predict, preprocess, score, synth, train
+from xtgeo.atomic import check_output, make_folder
 from xtgeo.config import load_config
 from xtgeo.data.dataset import open_prepared
-from xtgeo.errors import XtgeoError
+from xtgeo.errors import OutputError, XtgeoError
+from xtgeo.made import files_under, is_made_by, record_made, remove_made
 from xtgeo.synth import LABELS_FILE, SHORELINE_DIR
 from xtgeo.train.checkpoint import checkpoint_path
 from xtgeo.train.runlog import METRICS_FILE
@@ -26,19 +29,20 @@ SMOKE_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "smoke.yaml"
 DEMO_OVERRIDES = ("train.steps=200", "train.epoch_steps=100", "postprocess.center_threshold=0.3")
 
 
-#: Written into the demo's folder so that a rerun knows it may start that folder afresh.
-MARKER = ".xtgeo-demo"
+#: The name the demo's files are recorded under (:mod:`xtgeo.made`): a rerun replaces those only.
+COMMAND = "demo"
 
 
 def fresh_demo_folder(out_dir: Path) -> None:
-    """Empty ``out_dir`` if an earlier demo made it; refuse a non-empty folder the demo did not make."""
-    if out_dir.exists():
-        if (out_dir / MARKER).is_file():
-            shutil.rmtree(out_dir)
-        elif not out_dir.is_dir() or any(out_dir.iterdir()):
-            raise XtgeoError(f"{out_dir}: exists and was not made by `xtgeo demo`; choose another --out")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / MARKER).write_text("made by xtgeo demo; rerunning the demo replaces this folder\n")
+    """Remove what an earlier demo made in ``out_dir`` (files put there since are kept); refuse a
+    non-empty folder that the demo did not make."""
+    check_output(out_dir, folder=True, flag="--out")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        if not is_made_by(out_dir, COMMAND):
+            raise OutputError(f"{out_dir}: is not empty and was not made by `xtgeo demo`; choose another --out")
+        remove_made(out_dir, COMMAND)
+    make_folder(out_dir)
+    record_made(out_dir, COMMAND)
 
 
 @dataclass
@@ -55,14 +59,28 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     console = console or Console(stderr=True)
     out_dir = Path(out_dir)
     fresh_demo_folder(out_dir)
+    kept = files_under(out_dir)  # the user's, left by the last demo's cleanup
+
+    def record() -> None:  # after each stage, and after a failure or Ctrl-C: the next demo replaces them
+        record_made(out_dir, COMMAND, files_under(out_dir) - kept)
+
+    try:
+        return _stages(out_dir, scenes, size, seed, console, record)
+    finally:
+        record()
+
+
+def _stages(out_dir: Path, scenes: int, size: int, seed: int, console: Console,
+            record: Callable[[], None]) -> DemoResult:
     result = DemoResult(out_dir)
 
     console.rule("[bold]synth[/]: synthetic Sentinel-1 scenes with context-dependent labels")
     made = synth.run(out_dir / "scenes", scenes=scenes, height=size, width=size, seed=seed,
-                     quicklook=True, console=console)
+                     quicklook=True, overwrite=True, console=console)
     labels = made.out_dir / LABELS_FILE
     result.highlights["labels"] = labels
 
+    record()
     console.rule("[bold]preprocess[/]: validity, land, distance to shore, tiled GeoTIFFs (Dask)")
     prep_dir = out_dir / "prep"
     report = preprocess.run(made.out_dir, prep_dir, labels, console=console)
@@ -70,6 +88,7 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
         raise XtgeoError(f"{prep_dir}: preprocessing failed for {len(report.failed)} scene(s)")
     result.highlights["prepared"] = prep_dir
 
+    record()
     console.rule("[bold]train[/]: xT smoke run (tiny backbone, Transformer-XL context) on CPU")
     config = load_config(SMOKE_CONFIG, DEMO_OVERRIDES)
     run_dir = train.run(config, prep_dir, out_dir / "run")
@@ -78,6 +97,7 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
 
     prepared = open_prepared(prep_dir, config.data)
     held_out = [prepared.scenes[i].scene_id for i in prepared.val_ids]
+    record()
     console.rule(f"[bold]predict[/]: held-out scene {', '.join(held_out)}")
     detections = out_dir / "detections.csv"
     quicklook = out_dir / "detections.png"
@@ -87,6 +107,7 @@ def run(out_dir: Path, *, scenes: int = 3, size: int = 1024, seed: int = 0,
     result.highlights["detections"] = detections
     result.highlights["detections quicklook"] = quicklook
 
+    record()
     console.rule("[bold]score[/]: official xView3 metric on the held-out scene")
     score.run(detections, labels, shore_root=made.out_dir / SHORELINE_DIR,
               json_out=out_dir / "score.json", console=console)

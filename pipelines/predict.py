@@ -17,8 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from xtgeo.errors import XtgeoError
-from xtgeo.predict.detections import check_output_path, check_writable, concat_frames, write_detections
+from xtgeo.atomic import check_distinct, check_output
+from xtgeo.errors import SceneError, XtgeoError
+from xtgeo.predict.detections import check_output_path, concat_frames, write_detections
 from xtgeo.predict.inference import Predictor
 from xtgeo.predict.scene import (
     PredictOptions,
@@ -29,7 +30,7 @@ from xtgeo.predict.scene import (
     resolve_devices,
     scene_windows,
 )
-from xtgeo.predict.sources import SceneSource, find_sources
+from xtgeo.predict.sources import SceneFailure, SceneSource, open_sources
 
 
 def quicklook_paths(quicklook: Path, sources: list[SceneSource]) -> dict[str, Path]:
@@ -39,10 +40,10 @@ def quicklook_paths(quicklook: Path, sources: list[SceneSource]) -> dict[str, Pa
     return {s.scene_id: quicklook.with_name(f"{quicklook.stem}_{s.scene_id}{quicklook.suffix}") for s in sources}
 
 
-def _check_quicklook(path: Path) -> None:
+def _check_quicklook(path: Path, inputs: tuple) -> None:
     if path.suffix.lower() != ".png":
-        raise XtgeoError(f"{path}: the quicklook must be a .png file")
-    check_writable(path)
+        raise XtgeoError(f"--quicklook {path}: must be a .png file")
+    check_output(path, inputs, flag="--quicklook")
 
 
 def run(
@@ -59,13 +60,15 @@ def run(
     Everything is checked before any work: the output paths, the options, the checkpoint, the scenes.
     """
     console = console or Console(stderr=True)
-    out_path = check_output_path(out_path)
+    inputs = (scene_path, checkpoint)
+    out_path = check_output_path(out_path, inputs)
     quicklook = Path(quicklook) if quicklook is not None else None
     if quicklook is not None:
-        _check_quicklook(quicklook)
+        _check_quicklook(quicklook, inputs)
+    check_distinct(out_path, quicklook)
     options.check()
     model, config = load_model(checkpoint, options.overrides())
-    sources = find_sources(scene_path)
+    sources, failures = open_sources(scene_path)
     devices = resolve_devices(options.device)
     readers = options.readers or default_readers(devices)
     window_size, overlap = options.window_size, options.overlap
@@ -76,20 +79,25 @@ def run(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
 
-        def one(source: SceneSource) -> ScenePrediction:
+        def one(source: SceneSource) -> ScenePrediction | SceneFailure:
             predictor = predictors.get()
             task = progress.add_task(source.scene_id, total=len(scene_windows(source, window_size, overlap)))
             try:
                 return predict_scene(source, predictor, config, window_size=window_size, overlap=overlap,
                                      readers=readers, on_windows=lambda n: progress.advance(task, n))
+            except XtgeoError as err:  # a bad scene (unreadable window, bad shoreline): the others go on
+                return SceneFailure(source.scene_id, str(err))
             finally:
                 progress.remove_task(task)
                 predictors.put(predictor)
 
-        with ThreadPoolExecutor(predictors.qsize()) as pool:
-            results = list(pool.map(one, sources))
+        with ThreadPoolExecutor(max(predictors.qsize(), 1)) as pool:
+            outcomes = list(pool.map(one, sources))
 
-    write_detections(concat_frames([r.detections for r in results]), out_path)
+    results = [o for o in outcomes if isinstance(o, ScenePrediction)]
+    failures += [o for o in outcomes if isinstance(o, SceneFailure)]
+    if results:
+        write_detections(concat_frames([r.detections for r in results]), out_path)
     if quicklook is not None:
         from xtgeo.plots import quicklook as draw_quicklook
 
@@ -97,21 +105,30 @@ def run(
         for result in results:
             draw_quicklook(result.source.scene, result.detections, paths[result.source.scene_id],
                            title=f"{result.source.scene_id}: {len(result.detections)} detections")
-    print_summary(results, out_path, console)
+    if not results and len(failures) == 1:  # the one scene asked for: its problem is the error
+        raise SceneError(failures[0].message)
+    print_summary(results, failures, out_path, console)
+    if failures:
+        written = f"the detections of the other {len(results)} are in {out_path}" if results else "nothing was written"
+        raise SceneError(f"{len(failures)} of {len(failures) + len(results)} scene(s) failed (listed above); {written}")
     return out_path
 
 
-def print_summary(results: list[ScenePrediction], out_path: Path, console: Console) -> None:
-    """A table of detections per scene; scenes that were all nodata are called out."""
-    table = Table(title=f"detections → {out_path}")
-    for name in ("scene", "detections", "vessels", "fishing", "seconds"):
-        table.add_column(name, justify="left" if name == "scene" else "right")
-    for r in results:
-        d = r.detections
-        table.add_row(r.source.scene_id, str(len(d)), str(int(d.is_vessel.sum())), str(int(d.is_fishing.sum())),
-                      f"{r.seconds:.1f}")
-    console.print(table)
+def print_summary(results: list[ScenePrediction], failures: list[SceneFailure], out_path: Path,
+                  console: Console) -> None:
+    """A table of detections per scene; then scenes that were all nodata, and each failed scene with
+    its problem, as whole lines (never cut to fit a table cell)."""
+    if results:
+        table = Table(title=f"detections → {out_path}")
+        for name in ("scene", "detections", "vessels", "fishing", "seconds"):
+            table.add_column(name, justify="left" if name == "scene" else "right")
+        for r in results:
+            d = r.detections
+            table.add_row(r.source.scene_id, str(len(d)), str(int(d.is_vessel.sum())), str(int(d.is_fishing.sum())),
+                          f"{r.seconds:.1f}")
+        console.print(table)
     for r in results:
         if r.windows_with_data == 0:
-            console.print(f"warning: {r.source.scene_id}: every pixel is nodata, no detections")
-
+            console.print(f"warning: {r.source.scene_id}: every pixel is nodata, no detections", soft_wrap=True)
+    for failure in failures:
+        console.print(f"failed: {failure.name}: {failure.message}", soft_wrap=True, markup=False, highlight=False)

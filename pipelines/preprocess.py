@@ -45,25 +45,31 @@ def run(scenes_dir: str | os.PathLike, out: str | os.PathLike, labels: str | os.
 
 
 def print_summary(report: PreprocessReport, console: Console) -> None:
-    """A table of scenes (failed ones with their problem) and a line about the labels."""
+    """A table of scenes, a line about the labels, and each failed scene with its problem as a whole
+    line (never cut to fit a table cell)."""
     table = Table(title="preprocess", show_lines=False)
     for column in ("scene", "status", "seconds", "detail"):
         table.add_column(column)
     styles = {"done": "green", "skipped": "cyan", "failed": "bold red"}
     for o in report.outcomes:
         seconds = f"{o.seconds:.1f}" if o.status == "done" else ""
-        table.add_row(o.scene_id, f"[{styles[o.status]}]{o.status}[/]", seconds, o.message)
+        detail = "see below" if o.status == "failed" else o.message
+        table.add_row(o.scene_id, f"[{styles[o.status]}]{o.status}[/]", seconds, detail)
     console.print(table)
     if report.labels is not None:
         lab = report.labels
-        console.print(f"labels: {lab.written} rows written to {lab.path}")
+        console.print(f"labels: {lab.written} rows written to {lab.path}", soft_wrap=True)
         if len(lab.outside):
             sample = ", ".join(
                 f"{r.scene_id} row {int(r.detect_scene_row)} col {int(r.detect_scene_column)}"
                 for r in lab.outside.head(5).itertuples()
             )
-            console.print(f"[yellow]labels: {len(lab.outside)} rows outside their scene, dropped[/] ({sample})")
+            console.print(f"[yellow]labels: {len(lab.outside)} rows outside their scene, dropped[/] ({sample})",
+                          soft_wrap=True)
         if lab.unknown_scene_rows:
-            console.print(f"labels: {lab.unknown_scene_rows} rows of scenes not preprocessed here, dropped")
+            console.print(f"labels: {lab.unknown_scene_rows} rows of scenes not preprocessed here, dropped",
+                          soft_wrap=True)
+    for o in report.failed:
+        console.print(f"failed: {o.scene_id}: {o.message}", soft_wrap=True, markup=False, highlight=False)
     if report.failed:
         console.print(f"[bold red]{len(report.failed)} of {len(report.outcomes)} scenes failed[/]")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from xtgeo.atomic import atomic_path
+from xtgeo.atomic import atomic_path, check_distinct, check_output, write_json
 from xtgeo.errors import ConfigError, SceneError
 from xtgeo.metrics import ScoreOptions, ScoreResult, score
-from xtgeo.schema import read_labels, read_predictions
+from xtgeo.schema import check_inside_scenes, read_labels, read_predictions
 
 
 def run(
@@ -29,8 +28,20 @@ def run(
     """Score ``pred_csv`` against ``labels_csv`` and report; raises XtgeoError on bad input."""
     console = console or Console()
     shore_root = _shore_root(shore_root, shore_from)
+    inputs = (pred_csv, labels_csv, shore_root)
+    for path, flag in ((json_out, "--json"), (per_scene_csv, "--per-scene")):
+        if path is not None:
+            check_output(path, inputs, flag=flag)
+    check_distinct(json_out, per_scene_csv)
     predictions = read_predictions(pred_csv)
     labels = read_labels(labels_csv)
+    if shore_from is not None:  # the preprocessed scenes give the scene sizes
+        from xtgeo.scene import prepared  # imports rasterio: only when asked
+
+        shapes = {sid: (meta["height"], meta["width"]) for sid in predictions["scene_id"].unique()
+                  if (meta := prepared.read_meta(shore_from, sid)) is not None}
+        check_inside_scenes(predictions, shapes, Path(pred_csv).name)
+        check_inside_scenes(labels, shapes, Path(labels_csv).name)
     if labels.empty:
         raise ConfigError(f"{labels_csv}: no labels (header only)")
     if options.scene_ids is not None:
@@ -42,13 +53,13 @@ def run(
     if result.n_ignored_predictions:
         console.print(
             f"[yellow]note:[/] {result.n_ignored_predictions} prediction(s) in scenes without "
-            f"HIGH/MEDIUM labels were not scored (as the official scorer does)"
+            f"HIGH/MEDIUM labels were not scored (as the official scorer does)", soft_wrap=True
         )
     if not all(math.isfinite(v) for v in result.scores().values()):
-        console.print("[yellow]note:[/] a matched prediction has no length; length_acc is NaN, as official")
+        console.print("[yellow]note:[/] a matched prediction has no length; length_acc and the aggregate are NaN, "
+                      "as official" + (" (null in --json)" if json_out is not None else ""), soft_wrap=True)
     if json_out is not None:
-        with atomic_path(json_out) as tmp:
-            tmp.write_text(json.dumps(result.to_json_dict(), indent=2) + "\n")
+        write_json(json_out, result.to_json_dict())
     if per_scene_csv is not None:
         with atomic_path(per_scene_csv) as tmp:
             result.per_scene.to_csv(tmp, index=False)

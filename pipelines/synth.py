@@ -10,7 +10,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from xtgeo.made import record_made
 from xtgeo.synth import LABELS_FILE, SHORELINE_DIR, make_dataset
+from xtgeo.synth.make import COMMAND
+
+QUICKLOOK_DIR = "quicklook"
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ def summary_table(labels: pd.DataFrame) -> Table:
 
 
 def run(out_dir: Path, *, scenes: int, height: int, width: int, seed: int, quicklook: bool = False,
-        console: Console | None = None) -> SynthResult:
+        overwrite: bool = False, console: Console | None = None) -> SynthResult:
     """Make the dataset (see :func:`xtgeo.synth.make_dataset`), optionally quicklooks, and report."""
     console = console or Console(stderr=True)
     columns = (TextColumn("[bold]synth"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
@@ -47,13 +51,14 @@ def run(out_dir: Path, *, scenes: int, height: int, width: int, seed: int, quick
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("synth", total=2 * scenes * height)
         labels = make_dataset(out_dir, scenes=scenes, height=height, width=width, seed=seed,
-                              on_rows=lambda n: progress.advance(task, n))
+                              on_rows=lambda n: progress.advance(task, n), overwrite=overwrite)
     quicklooks: list[Path] = []
     if quicklook:
         from xtgeo.plots import quicklook as draw
 
         for scene_id, rows in labels.groupby("scene_id", sort=False):
-            quicklooks.append(draw(out_dir / scene_id, rows, out_dir / "quicklook" / f"{scene_id}.png"))
+            quicklooks.append(draw(out_dir / scene_id, rows, out_dir / QUICKLOOK_DIR / f"{scene_id}.png"))
+            record_made(out_dir, COMMAND, quicklooks[-1:])
     console.print(summary_table(labels))
     console.print(f"wrote {scenes} scene(s), {out_dir / LABELS_FILE} and {out_dir / SHORELINE_DIR}/")
     return SynthResult(out_dir, labels, quicklooks)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xtgeo.errors import LabelError
+from xtgeo.errors import LabelError, reason
 
 #: The 16 xView3 label columns, in the official order.
 LABEL_COLUMNS: tuple[str, ...] = (
@@ -77,6 +77,17 @@ NUMERIC_COLUMNS: tuple[str, ...] = (
 )
 #: Columns whose value may never be blank or NaN.
 REQUIRED_VALUE_COLUMNS: tuple[str, ...] = ("scene_id", "detect_scene_row", "detect_scene_column")
+#: No Sentinel-1 scene has a side this long (pixels): a row or column beyond it is an error.
+MAX_SCENE_SIDE_PX = 100_000
+#: Allowed range (inclusive) of each numeric column's values; every value must also be finite.
+VALUE_RANGES: dict[str, tuple[float, float]] = {
+    "detect_lat": (-90.0, 90.0),
+    "detect_lon": (-180.0, 180.0),
+    "vessel_length_m": (0.0, np.inf),
+    "detect_scene_row": (0.0, MAX_SCENE_SIDE_PX),
+    "detect_scene_column": (0.0, MAX_SCENE_SIDE_PX),
+    "distance_from_shore_km": (0.0, np.inf),
+}
 
 _TRUE_TEXT = frozenset({"true", "1", "1.0"})
 _FALSE_TEXT = frozenset({"false", "0", "0.0"})
@@ -107,7 +118,12 @@ def _read_table(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFr
         typed = _read_csv_typed(path)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError):  # EmptyDataError is a ValueError
         typed = None
-    return validate_table(_read_csv_text(path) if typed is None else typed, required, Path(path).name)
+    if typed is not None:
+        try:
+            return validate_table(typed, required, Path(path).name)
+        except LabelError:
+            pass  # a bad value: the text path names the cell as it is written
+    return validate_table(_read_csv_text(path), required, Path(path).name)
 
 
 #: Blank spellings the C parser turns into NaN in numeric columns (others take the text path).
@@ -139,6 +155,20 @@ def _is_number_column(values: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
+def read_labels_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a label table that ``xtgeo preprocess`` wrote (``labels.parquet``), validated as a CSV
+    is (:func:`validate_table`): a corrupt file, a missing column or a bad value is a LabelError."""
+    import pyarrow as pa  # only here: the CSV readers do without it
+
+    path = Path(path)
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        raise LabelError(f"{path}: not a readable Parquet label table ({reason(err)})") from None
+    text = frame.astype(object).where(frame.notna(), "").astype(str)
+    return validate_table(text, SCORE_LABEL_COLUMNS, str(path))
+
+
 def validate_table(text: pd.DataFrame, required: tuple[str, ...], source: str) -> pd.DataFrame:
     """Validate a frame of CSV text cells and convert the schema columns to typed columns.
 
@@ -155,9 +185,12 @@ def validate_table(text: pd.DataFrame, required: tuple[str, ...], source: str) -
             missing = table[column].isna()
             if column in REQUIRED_VALUE_COLUMNS and missing.any():
                 raise _where(source, column, missing, table[column], "is blank or NaN; a value is required")
+            _check_range(table[column], ~missing, table[column].astype(str), source, column)
             continue
         if column in REQUIRED_VALUE_COLUMNS:
             _check_not_blank(table[column], source, column)
+        if column == "scene_id":
+            _check_scene_id(table[column], source)
         if column in NUMERIC_COLUMNS:
             table[column] = _numeric(table[column], source, column)
         elif column in BOOLEAN_COLUMNS:
@@ -165,6 +198,20 @@ def validate_table(text: pd.DataFrame, required: tuple[str, ...], source: str) -
         elif column == "confidence":
             _check_confidence(table[column], source)
     return table
+
+
+def check_inside_scenes(table: pd.DataFrame, shapes: dict[str, tuple[int, int]], source: str) -> None:
+    """LabelError naming the first row whose (row, col) lies outside its scene, for the scenes whose
+    (height, width) ``shapes`` are known."""
+    height = table["scene_id"].map(lambda s: shapes.get(s, (np.inf, np.inf))[0]).astype(float)
+    width = table["scene_id"].map(lambda s: shapes.get(s, (np.inf, np.inf))[1]).astype(float)
+    for column, size in (("detect_scene_row", height), ("detect_scene_column", width)):
+        outside = table[column].astype(float) > size - 1
+        if outside.any():
+            first = int(np.flatnonzero(outside.to_numpy())[0])
+            scene = table["scene_id"].iloc[first]
+            raise _where(source, column, outside, table[column].astype(str),
+                         f"lies outside scene {scene} ({shapes[scene][0]} x {shapes[scene][1]} pixels)")
 
 
 def _read_csv_text(path: str | os.PathLike) -> pd.DataFrame:
@@ -182,14 +229,12 @@ def _read_csv_text(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _where(source: str, column: str, mask: pd.Series, values: pd.Series, problem: str) -> LabelError:
-    """An error naming the first offending row (1-based data row and file line) and its value."""
+    """An error naming the first offending row (1-based data row, and its line in a CSV) and its value."""
     first = int(np.flatnonzero(mask.to_numpy())[0])
     count = int(mask.sum())
     more = f" ({count - 1} more row(s) like it)" if count > 1 else ""
-    return LabelError(
-        f"{source}: row {first + 1} (line {first + 2}), column {column}: "
-        f"{values.iloc[first]!r} {problem}{more}"
-    )
+    line = f" (line {first + 2})" if source.lower().endswith(".csv") else ""
+    return LabelError(f"{source}: row {first + 1}{line}, column {column}: {values.iloc[first]!r} {problem}{more}")
 
 
 def _check_not_blank(values: pd.Series, source: str, column: str) -> None:
@@ -198,13 +243,33 @@ def _check_not_blank(values: pd.Series, source: str, column: str) -> None:
         raise _where(source, column, blank, values, "is blank or NaN; a value is required")
 
 
+def _check_scene_id(values: pd.Series, source: str) -> None:
+    """A scene id names files (``<scene_id>_shoreline.npy``, ``PREP_DIR/<scene_id>/``): no path in it."""
+    bad = values.str.contains(r"[/\\\x00]", regex=True) | values.isin([".", ".."])
+    if bad.any():
+        raise _where(source, "scene_id", bad, values, "is not a scene id (it would name a path)")
+
+
 def _numeric(values: pd.Series, source: str, column: str) -> pd.Series:
     blank = values.str.lower().isin(_BLANK_TEXT)
     numbers = pd.to_numeric(values.where(~blank), errors="coerce")
     bad = numbers.isna() & ~blank
     if bad.any():
         raise _where(source, column, bad, values, "is not a number")
+    _check_range(numbers, ~blank, values, source, column)
     return numbers
+
+
+def _check_range(numbers: pd.Series, given: pd.Series, shown: pd.Series, source: str, column: str) -> None:
+    """The ``given`` values of a numeric column must be finite and within :data:`VALUE_RANGES`."""
+    infinite = given & ~np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=0.0))
+    if infinite.any():
+        raise _where(source, column, infinite, shown, "is not a finite number")
+    low, high = VALUE_RANGES.get(column, (-np.inf, np.inf))
+    outside = given & ((numbers < low) | (numbers > high))
+    if outside.any():
+        span = f"at least {low:g}" if high == np.inf else f"from {low:g} to {high:g}"
+        raise _where(source, column, outside, shown, f"is out of range (must be {span})")
 
 
 def _boolean(values: pd.Series, source: str, column: str) -> pd.Series:

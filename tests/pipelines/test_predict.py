@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import rasterio
 import torch
 
 from pipelines import predict
-from tests.hostile import poison_shoreline
+from tests.hostile import corrupt_tile, poison_shoreline, run_on_small_disk, xtgeo_command
 from tests.paths import SMOKE_CONFIG as SMOKE
 from xtgeo.config import load_config
 from xtgeo.errors import XtgeoError
@@ -198,10 +200,10 @@ def test_bad_paths_fail_before_any_work(world, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     cases = [
-        (scenes[0].folder, blocker / "d.csv", "writable folder"),
+        (scenes[0].folder, blocker / "d.csv", "is a file, not a folder"),
         (scenes[0].folder, tmp_path / "d.shp", "unsupported output format"),
         (tmp_path / "nowhere", tmp_path / "d.csv", "no such scene"),
-        (blocker, tmp_path / "d.csv", "unreadable GeoTIFF"),
+        (blocker, tmp_path / "d.csv", "not a readable GeoTIFF"),
     ]
     for scene, out, message in cases:
         with pytest.raises(XtgeoError, match=message):
@@ -209,6 +211,125 @@ def test_bad_paths_fail_before_any_work(world, tmp_path):
     with pytest.raises(XtgeoError, match="at most half"):
         predict.run(scenes[0].folder, ckpt, tmp_path / "d.csv", replace(OPTIONS, overlap=150))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def _scene_folder(world, tmp_path) -> Path:
+    """A folder of scenes: the two good ones, a PNG renamed VV_dB.tif, a truncated one, and one whose
+    last window fails to decode partway through the scene (its other windows read)."""
+    root, scenes, _, _, _ = world
+    folder = tmp_path / "scenes"
+    for scene in scenes:
+        shutil.copytree(scene.folder, folder / scene.scene_id)
+    shutil.copytree(root / "scenes" / prepared.SHORELINE_DIR, folder / prepared.SHORELINE_DIR)
+    png = Path(shutil.copytree(scenes[0].folder, folder / "png"))
+    from PIL import Image
+
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(png / "VV_dB.tif", format="PNG")
+    truncated = Path(shutil.copytree(scenes[0].folder, folder / "truncated"))
+    (truncated / "VH_dB.tif").write_bytes((truncated / "VH_dB.tif").read_bytes()[:3000])
+    midway = Path(shutil.copytree(scenes[1].folder, folder / "midway"))
+    with rasterio.open(midway / "VV_dB.tif") as src:  # 32-px tiles: 9 x 10, of which opening samples 5 x 5
+        profile, data = src.profile, src.read()
+    with rasterio.open(midway / "VV_dB.tif", "w", **{**profile, "tiled": True, "blockxsize": 32,
+                                                     "blockysize": 32}) as dst:
+        dst.write(data)
+    corrupt_tile(midway / "VV_dB.tif", tile_row=3, tile_col=3)
+    return folder
+
+
+def test_a_bad_scene_is_reported_by_name_while_the_others_are_written(world, tmp_path, xtgeo_cli):
+    root, scenes, ckpt, _, _ = world
+    folder = _scene_folder(world, tmp_path)
+    out = tmp_path / "out" / "d.gpkg"
+    status, _, err = xtgeo_cli("predict", folder, "--checkpoint", ckpt, "--out", out, "--quicklook", tmp_path / "q.png",
+                               "--window-size", 192, "--overlap", 32, "--device", "cpu", "--center-threshold", 0.0)
+    assert status == 1 and "Traceback" not in err
+    lines = err.splitlines()
+    assert f"failed: png: {folder / 'png' / 'VV_dB.tif'}: is a PNG file, not a GeoTIFF" in lines
+    assert any(line.startswith(f"failed: truncated: {folder / 'truncated' / 'VH_dB.tif'}: ") for line in lines)
+    assert any(line.startswith(f"failed: midway: {folder / 'midway' / 'VV_dB.tif'}: cannot read the window at row ")
+               for line in lines), err
+    assert lines[-1] == f"error: 3 of 5 scene(s) failed (listed above); the detections of the other 2 are in {out}"
+    written = gpd.read_file(out)
+    assert sorted(written.scene_id.unique()) == sorted(s.scene_id for s in scenes) and len(written) > 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == sorted(
+        f"q_{s.scene_id}.png" for s in scenes)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--center-threshold", "nan", "--center-threshold nan: a probability threshold must be from 0 to 1"),
+        ("--center-threshold", "2", "--center-threshold 2.0: a probability threshold must be from 0 to 1"),
+        ("--vessel-threshold", "-0.5", "--vessel-threshold -0.5: a probability"),
+        ("--fishing-threshold", "inf", "--fishing-threshold inf: a probability"),
+        ("--nms-radius", "-1", "--nms-radius -1: the minimum peak separation must be 0 or more pixels"),
+        ("--window-size", "-5", "--overlap 512: must be from 0 to at most half of --window-size -5"),
+        ("--overlap", "-1", "--overlap -1: must be from 0"),
+    ],
+)
+def test_bad_option_values_fail_before_the_model_runs(world, tmp_path, xtgeo_cli, flag, value, message):
+    root, scenes, ckpt, _, _ = world
+    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--out", tmp_path / "d.csv",
+                               "--device", "cpu", flag, value)
+    assert status == 1 and err.startswith(f"error: {message}") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "d.csv").exists()
+
+
+def test_outputs_never_replace_a_folder_or_an_input(world, tmp_path, xtgeo_cli):
+    root, scenes, ckpt, _, _ = world
+    folder = tmp_path / "d.csv"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep me")
+    vv = scenes[0].folder / "VV_dB.tif"
+    ckpt_bytes, vv_bytes = ckpt.read_bytes(), vv.read_bytes()
+    cases = [
+        (("--out", folder), f"--out {folder}: is a folder"),
+        (("--out", tmp_path / "q.png", "--quicklook", tmp_path / "q.png"), "unsupported output format"),
+        (("--out", tmp_path / "a.csv", "--quicklook", folder), f"--quicklook {folder}: must be a .png file"),
+        (("--out", tmp_path / "a.csv", "--quicklook", folder / "keep.txt" / "q.png"), "is a file, not a folder"),
+        (("--out", folder / "keep.txt" / "d.csv"), "is a file, not a folder"),
+        (("--out", tmp_path / "a.csv", "--quicklook", tmp_path / "a.csv"), "must be a .png file"),
+    ]
+    for args, message in cases:
+        status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--device", "cpu", *args)
+        assert status == 1 and message in err and len(err.splitlines()) == 1, (args, err)
+    link = tmp_path / "link.csv"
+    link.symlink_to(scenes[0].folder / "VV_dB.tif")
+    with pytest.raises(XtgeoError, match="is also an input"):
+        predict.run(scenes[0].folder / "VV_dB.tif", ckpt, link, OPTIONS)
+    assert (folder / "keep.txt").read_text() == "keep me"
+    assert ckpt.read_bytes() == ckpt_bytes and vv.read_bytes() == vv_bytes
+
+
+def test_a_killed_runs_temporaries_are_cleaned_by_the_next_run_into_the_same_place(world, tmp_path):
+    root, scenes, ckpt, _, _ = world
+    out = tmp_path / "d.csv"
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    left = [tmp_path / f".tmp-{killed.pid}-0123abcd-d.csv", tmp_path / f".tmp-{killed.pid}-4567abcd-q.png"]
+    for path in left:
+        path.write_text("half written")
+    killed.kill()
+    killed.wait()
+    others = [tmp_path / f".tmp-{killed.pid}-89abcdef-other.csv", tmp_path / "notes.txt"]
+    for path in others:
+        path.write_text("not predict's")
+    predict.run(scenes[0].folder, ckpt, out, OPTIONS, quicklook=tmp_path / "q.png")
+    assert not any(p.exists() for p in left) and all(p.exists() for p in others)
+    assert out.is_file() and (tmp_path / "q.png").is_file()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".gpkg", ".geojson", ".parquet"])
+def test_a_full_disk_is_one_line_naming_the_file(world, tmp_path, suffix):
+    root, scenes, ckpt, _, _ = world
+    mount = tmp_path / "small"
+    out = mount / f"d{suffix}"
+    done = run_on_small_disk("64k", mount, xtgeo_command(
+        "predict", scenes[0].folder, "--checkpoint", ckpt, "--out", out, "--window-size", 192, "--overlap", 32,
+        "--device", "cpu", "--center-threshold", 0.0), full=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"error: {out}: cannot write (") and "o space left on device" in last, last
 
 
 class OomAboveOne(torch.nn.Module):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.hostile import poison_shoreline
+from tests.hostile import poison_shoreline, run_on_small_disk, xtgeo_command
 from xtgeo.errors import LabelError
 from xtgeo.metrics import SCORE_KEYS
 from xtgeo.scene.shoreline import write_shoreline
@@ -51,6 +51,11 @@ def test_score_options_change_the_numbers(files, xtgeo_cli):
     assert a["loc_fscore_shore"] == 0 and a["aggregate"] != b["aggregate"]
 
 
+def _first(column: str, text: str):
+    """A change to a table: ``text`` in ``column`` of its first row."""
+    return lambda table, _: table.assign(**{column: [text] + table[column].astype(str).tolist()[1:]})
+
+
 @pytest.mark.parametrize(
     "mutate, message",
     [
@@ -59,6 +64,12 @@ def test_score_options_change_the_numbers(files, xtgeo_cli):
          "row 1 (line 2), column is_fishing: 'maybe' is not a boolean"),
         (lambda p, g: p.assign(detect_scene_row=[np.nan] + list(p.detect_scene_row[1:])),
          "row 1 (line 2), column detect_scene_row"),
+        (_first("detect_scene_row", "inf"), "row 1 (line 2), column detect_scene_row: 'inf' is not a finite number"),
+        (_first("detect_scene_column", "-inf"), "column detect_scene_column: '-inf' is not a finite number"),
+        (_first("detect_scene_column", "1e308"), "column detect_scene_column: '1e308' is out of range (must be from 0"),
+        (_first("detect_scene_row", "-3"), "column detect_scene_row: '-3' is out of range (must be from 0 to 100000)"),
+        (_first("vessel_length_m", "-20"), "column vessel_length_m: '-20' is out of range (must be at least 0)"),
+        (_first("vessel_length_m", "Infinity"), "column vessel_length_m: 'Infinity' is not a finite number"),
     ],
 )
 def test_bad_predictions_give_one_line_errors(files, xtgeo_cli, mutate, message):
@@ -132,7 +143,7 @@ def test_fast_csv_parse_gives_the_text_paths_table_and_errors(tmp_path):
 
     header = ("detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m,"
               "distance_from_shore_km,confidence\n")
-    rows = ["12,40, s1 ,TRUE,0,NaN,1.5,HIGH", "13,41.5,s1,,false,,2,LOW", "1e3,7,s2,1,1.0,N/A,-0.25,MEDIUM",
+    rows = ["12,40, s1 ,TRUE,0,NaN,1.5,HIGH", "13,41.5,s1,,false,,2,LOW", "1e3,7,s2,1,1.0,N/A,0.25,MEDIUM",
             "5,5,s2,True,False,null,none,HIGH", "6,6,s3,false,true,12.25,NULL,LOW"]
     (tmp_path / "ok.csv").write_text(header + "\n".join(rows) + "\n")
     assert _read_csv_typed(tmp_path / "ok.csv") is not None  # the fast path takes this file
@@ -150,3 +161,118 @@ def test_fast_csv_parse_gives_the_text_paths_table_and_errors(tmp_path):
         else:
             with pytest.raises(LabelError, match=f"row 6 \\(line 7\\), {message}"):
                 read_labels(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize(
+    ("column", "text", "problem"),
+    [
+        ("detect_scene_row", "inf", "is not a finite number"),
+        ("distance_from_shore_km", "-1", "is out of range (must be at least 0)"),
+        ("vessel_length_m", "1e400", "is not a finite number"),
+        ("detect_lat", "500", "is out of range (must be from -90 to 90)"),
+    ],
+)
+def test_bad_label_values_give_one_line_errors(files, xtgeo_cli, column, text, problem):
+    import pandas as pd
+
+    labels = pd.read_csv(files / "labels.csv", dtype=str, keep_default_na=False)
+    if column == "detect_lat":
+        labels[column] = "10"
+    _first(column, text)(labels, None).to_csv(files / "labels.csv", index=False)
+    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv")
+    assert code == 1 and err == f"error: labels.csv: row 1 (line 2), column {column}: {text!r} {problem}\n"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--distance-tolerance", "nan", "distance tolerance nan m: must be a positive, finite distance"),
+        ("--distance-tolerance", "inf", "distance tolerance inf m"),
+        ("--distance-tolerance", "-5", "distance tolerance -5.0 m"),
+        ("--distance-tolerance", "0", "distance tolerance 0.0 m"),
+        ("--shore-tolerance", "nan", "shore tolerance nan km: must be 0 (off) or a positive, finite distance"),
+        ("--shore-tolerance", "inf", "shore tolerance inf km"),
+        ("--shore-tolerance", "-1", "shore tolerance -1.0 km"),
+    ],
+)
+def test_tolerances_must_be_finite_and_not_negative(files, xtgeo_cli, flag, value, message):
+    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", flag, value)
+    assert code == 1 and err.startswith(f"error: {message}") and len(err.splitlines()) == 1
+
+
+def test_a_blank_length_writes_valid_json_with_null_and_says_so(files, xtgeo_cli):
+    import pandas as pd
+
+    pd.read_csv(files / "pred.csv").assign(vessel_length_m="").to_csv(files / "pred.csv", index=False)
+    code, out, _ = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--json", files / "s.json")
+    assert code == 0 and "(null in --json)" in " ".join(out.split())
+    text = (files / "s.json").read_text()
+    assert "NaN" not in text
+    scores = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert scores["length_acc"] is None and scores["aggregate"] is None and scores["loc_fscore"] > 0
+
+
+def test_outputs_never_replace_a_folder_or_an_input(files, xtgeo_cli):
+    folder = files / "results"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("keep me")
+    labels_before = (files / "labels.csv").read_text()
+    cases = [
+        (("--json", folder), f"--json {folder}: is a folder; give a file name (nothing was written or removed)"),
+        (("--per-scene", folder), f"--per-scene {folder}: is a folder"),
+        (("--json", files / "labels.csv"), f"--json {files / 'labels.csv'}: is also an input of this command"),
+        (("--per-scene", files / "pred.csv"), f"--per-scene {files / 'pred.csv'}: is also an input"),
+        (("--json", files / "o.x", "--per-scene", files / "o.x"), "given for two outputs"),
+        (("--json", files / "labels.csv" / "s.json"), "is a file, not a folder"),
+        (("--json", files / "prep" / "shoreline"), "is a folder"),
+    ]
+    for args, message in cases:
+        code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-from", files / "prep",
+                                 *args)
+        assert code == 1 and message in err and len(err.splitlines()) == 1, (args, err)
+    assert (folder / "keep.txt").read_text() == "keep me" and (files / "labels.csv").read_text() == labels_before
+    assert len(list((files / "prep" / "shoreline").iterdir())) == 2
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["full-disk", "read-only"])
+def test_json_on_a_full_or_read_only_disk_is_one_line(files, read_only):
+    mount = files / "small"
+    done = run_on_small_disk("4k", mount, xtgeo_command("score", files / "pred.csv", files / "labels.csv",
+                                                       "--per-scene", mount / "per_scene.csv"),
+                             read_only=read_only, full=not read_only)
+    reason = "is not a writable folder" if read_only else "cannot write (No space left on device)"
+    assert done.returncode == 1 and reason in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+    assert str(mount / "per_scene.csv") in done.stderr
+
+
+def test_with_the_preprocessed_scenes_a_prediction_outside_its_scene_is_an_error(files, xtgeo_cli):
+    import pandas as pd
+
+    from xtgeo.preprocess.writer import write_meta
+    from xtgeo.scene import prepared
+
+    pred = pd.read_csv(files / "pred.csv")
+    rc = ["detect_scene_row", "detect_scene_column"]
+    pred[rc] = pred[rc].clip(0, 1999)  # the simulator's false alarms may fall anywhere in a full-size scene
+    pred.to_csv(files / "pred.csv", index=False)
+    for scene_id in pred["scene_id"].unique():  # the simulated labels are in 2000 x 2000 scenes
+        write_meta(prepared.scene_dir(files / "prep", scene_id) / prepared.META_FILE,
+                            {"height": 2000, "width": 2000})
+    code, _, _ = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-from", files / "prep")
+    assert code == 0
+    pred.loc[3, "detect_scene_column"] = 2000
+    pred.to_csv(files / "pred.csv", index=False)
+    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-from", files / "prep")
+    scene = pred.loc[3, "scene_id"]
+    assert code == 1 and err == (f"error: pred.csv: row 4 (line 5), column detect_scene_column: '2000.0' lies outside "
+                                 f"scene {scene} (2000 x 2000 pixels)\n")
+
+
+def test_a_scene_id_that_would_name_a_path_is_refused(files, xtgeo_cli):
+    import pandas as pd
+
+    pred = pd.read_csv(files / "pred.csv")
+    pred.assign(scene_id="../../elsewhere").to_csv(files / "pred.csv", index=False)
+    code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-from", files / "prep")
+    assert code == 1 and err == ("error: pred.csv: row 1 (line 2), column scene_id: '../../elsewhere' is not a scene "
+                                 f"id (it would name a path) ({len(pred) - 1} more row(s) like it)\n")

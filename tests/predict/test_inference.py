@@ -195,7 +195,7 @@ def test_bad_output_paths_are_refused(tmp_path):
         write_detections(_frame(), tmp_path / "d.txt")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(XtgeoError, match="writable folder"):
+    with pytest.raises(XtgeoError, match="is a file, not a folder"):
         write_detections(_frame(), blocker / "d.csv")
 
 

@@ -15,9 +15,10 @@ import rasterio
 from dask.distributed import Client, LocalCluster
 from rasterio.crs import CRS
 
+from tests.hostile import corrupt_tile, run_on_small_disk, xtgeo_command
 from tests.oracles import PIXEL_SIZE_M, distance_to_land_km
 from xtgeo.atomic import is_temporary
-from xtgeo.errors import LabelError
+from xtgeo.errors import LabelError, OutputError
 from xtgeo.preprocess.contours import land_contours
 from xtgeo.preprocess.distance import DEFAULT_SHORE_CAP_KM
 from xtgeo.preprocess.run import run_preprocess
@@ -214,8 +215,8 @@ def test_each_bad_scene_is_reported_while_good_scenes_finish(scenes, tmp_path):
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     for how, problem in problems.items():
-        row = next(line for line in lines if f"bad-{how.replace(' ', '-')}" in line)
-        assert "failed" in row and problem in row, row
+        row = next(line for line in lines if line.startswith(f"failed: bad-{how.replace(' ', '-')}: "))
+        assert problem in row and str(work) in row, row
         assert not (tmp_path / "prep" / f"bad-{how.replace(' ', '-')}").exists()
     assert prepared.is_complete(tmp_path / "prep", good)
 
@@ -264,3 +265,125 @@ def test_tile_appended_scene_equals_the_gdal_written_one(synth_dataset, client, 
         assert prepared.is_complete(tmp_path / "appended", sid)
         folder = tmp_path / "appended" / sid
         assert sorted(p.name for p in folder.iterdir()) == sorted([prepared.SCENE_FILE, prepared.META_FILE])
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_out_that_is_inside_or_around_an_input_is_refused_before_any_work(scenes, client, tmp_path):
+    work = Path(shutil.copytree(scenes, tmp_path / "scenes"))
+    before = _snapshot(work)
+    sid = scene_ids(work)[0]
+    cases = [
+        (work, work, None, "is also an input of this command"),
+        (work / sid, work / sid, None, "is also an input of this command"),
+        (work, work / sid, None, "lies inside the input"),
+        (work, work / sid / "prep", None, "lies inside the input"),
+        (work, work / "prep", None, "lies inside the input"),
+        (work / sid, work, None, "holds the input"),
+        (work, tmp_path, None, "holds the input"),
+        (work, tmp_path / "prep", tmp_path / "prep" / "labels.csv", "holds the input"),
+        (work, work / "labels.csv", None, "is a file; give a folder"),
+    ]
+    for source, out, labels, problem in cases:
+        with pytest.raises(OutputError, match=problem):
+            run_preprocess(source, out, labels, client=client)
+    assert _snapshot(work) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenes"]
+
+
+def test_a_scene_folder_holding_a_users_file_is_never_replaced(scenes, client, tmp_path):
+    out = tmp_path / "prep"
+    assert not run_preprocess(scenes, out, client=client).failed
+    first, second = scene_ids(scenes)
+    (out / first / "notes.txt").write_text("mine")
+    report = run_preprocess(scenes, out, client=client, overwrite=True)
+    outcome = {o.scene_id: o for o in report.outcomes}
+    assert outcome[second].status == "done" and outcome[first].status == "failed"
+    assert "notes.txt" in outcome[first].message and "did not write" in outcome[first].message
+    assert (out / first / "notes.txt").read_text() == "mine" and prepared.is_complete(out, first)
+
+
+@pytest.mark.parametrize("case", ["header only", "other scenes", "labelled scene failed"])
+def test_labels_that_match_no_finished_scene_still_give_a_table_and_a_summary(scenes, tmp_path, case, xtgeo_cli):
+    source = pd.read_csv(scenes / "labels.csv")
+    work = Path(shutil.copytree(scenes, tmp_path / "scenes"))
+    labels = tmp_path / "labels.csv"
+    first = scene_ids(scenes)[0]
+    if case == "header only":
+        source.iloc[:0].to_csv(labels, index=False)
+    elif case == "other scenes":
+        source.assign(scene_id="elsewhere").to_csv(labels, index=False)
+    else:
+        source[source.scene_id == first].to_csv(labels, index=False)
+        break_scene(work / first, "truncated")
+    code, _, err = xtgeo_cli("preprocess", work, "--out", tmp_path / "prep", "--labels", labels, "--workers", 1)
+    assert "Traceback" not in err and "labels: 0 rows written to" in err
+    assert code == (1 if case == "labelled scene failed" else 0)
+    table = pd.read_parquet(tmp_path / "prep" / prepared.LABELS_FILE)
+    assert len(table) == 0 and set(source.columns) <= set(table.columns)
+
+
+def _run_cli(*args, **kwargs) -> subprocess.CompletedProcess:
+    """``xtgeo ARGS`` in a fresh process (its Dask workers' output lands on the same stderr)."""
+    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *map(str, args)], capture_output=True,
+                          text=True, timeout=600, **kwargs)
+
+
+def test_a_block_that_fails_in_a_worker_names_the_scene_and_file_without_dask_noise(tmp_path):
+    scenes = tmp_path / "scenes"
+    make_dataset(scenes, scenes=2, height=3072, width=256, seed=4)  # 6 tiles down VV; open_scene samples 5
+    bad, good = scene_ids(scenes)
+    corrupt_tile(scenes / bad / "VV_dB.tif", 4)
+    done = _run_cli("preprocess", scenes, "--out", tmp_path / "prep", "--workers", 1, "--block-size", 512)
+    assert done.returncode == 1
+    assert f"failed: {bad}: {scenes / bad / 'VV_dB.tif'}: cannot read the block at row 2048, col 0 (" in done.stderr
+    for noise in ("Traceback", "distributed", "Compute Failed", "Exception:"):
+        assert noise not in done.stderr, done.stderr
+    assert prepared.is_complete(tmp_path / "prep", good) and not (tmp_path / "prep" / bad).exists()
+
+
+def test_a_full_disk_fails_each_scene_on_one_line_naming_the_file(scenes, tmp_path):
+    mount = tmp_path / "small"
+    then_list = ["sh", "-c", f'"$@"; echo "exit $?"; ls -A {mount / "prep"}', "sh"]  # what is left on the disk
+    done = run_on_small_disk("200k", mount, then_list + xtgeo_command("preprocess", scenes, "--out", mount / "prep",
+                                                                      "--workers", 1))
+    failed = [line for line in done.stderr.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 2 and all("cannot write (No space left on device)" in line for line in failed), failed
+    for noise in ("Traceback", "distributed", "Exception:"):
+        assert noise not in done.stderr
+    assert done.stdout.splitlines()[-1] == "exit 1"  # and nothing is left: no half-written scene
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--shore-cap-km", "nan"), "--shore-cap-km nan: must be a positive, finite distance in km"),
+        (("--shore-cap-km", "inf"), "--shore-cap-km inf: must be"),
+        (("--shore-cap-km", "-3"), "--shore-cap-km -3.0: must be"),
+        (("--shore-cap-km", "0"), "--shore-cap-km 0.0: must be"),
+        (("--scheduler", "not a url"), "--scheduler not a url: cannot reach a Dask scheduler there"),
+        (("--scheduler", "tcp://:"), "--scheduler tcp://:: cannot reach a Dask scheduler there"),
+    ],
+)
+def test_bad_options_are_one_line_before_any_work(scenes, tmp_path, xtgeo_cli, args, message):
+    code, _, err = xtgeo_cli("preprocess", scenes, "--out", tmp_path / "prep", *args)
+    assert code == 1 and err.startswith(f"error: {message}") and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "prep").exists() or not any((tmp_path / "prep").iterdir())
+
+
+def test_a_terminated_run_cleans_up_like_ctrl_c(scenes, tmp_path):
+    """SIGTERM (``kill``, ``timeout``) ends a run as Ctrl-C does: exit 130, no temporary left behind."""
+    out = tmp_path / "prep"
+    command = [sys.executable, "-c", "import cli; cli.main()", "preprocess", str(scenes), "--out", str(out),
+               "--workers", "1", "--block-size", "32"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(is_temporary(p) for p in out.iterdir())):  # mid-scene
+        assert process.poll() is None and time.monotonic() < deadline, "run ended before it was terminated"
+        time.sleep(0.01)
+    process.terminate()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert not any(is_temporary(p) for p in out.iterdir())

@@ -15,6 +15,7 @@ from scipy import ndimage, stats
 from tests.oracles import distance_to_land_km
 from tests.paths import REAL_LABELS
 from xtgeo.atomic import is_temporary
+from xtgeo.made import MANIFEST
 from xtgeo.scene.raw import ANCILLARY_NAMES
 from xtgeo.scene.shoreline import read_shoreline
 from xtgeo.schema import LABEL_COLUMNS, UNKNOWN_SHORE_DISTANCE_KM
@@ -298,10 +299,11 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     outs = []
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         make_dataset(tmp_path / name, scenes=1, height=600, width=1100, seed=seed)  # 2 x 3 tiles
-        files = sorted(p for p in (tmp_path / name).rglob("*") if p.is_file())
+        assert (tmp_path / name / MANIFEST).is_file()  # what synth made: file times, so not compared
+        files = sorted(p for p in (tmp_path / name).rglob("*") if p.is_file() and p.name != MANIFEST)
         outs.append({p.relative_to(tmp_path / name): p.read_bytes() for p in files})
     assert outs[0] == outs[1]
-    assert len(outs[0]) == 9
+    assert len(outs[0]) == 9  # 7 rasters, labels.csv and the shoreline
     assert set(outs[0]) != set(outs[2])
 
 
@@ -356,3 +358,88 @@ def test_quicklook_draws_each_class(synth_dataset, labels, tmp_path):
     assert image.shape == plain.shape and np.abs(image - plain).sum() > 0  # markers and legend drawn
     red = (image[..., 0] > 200) & (image[..., 1] < 90) & (image[..., 2] < 90)
     assert red.any() == bool((labels.loc[labels["scene_id"] == scene_id, "is_vessel"] == False).any())  # noqa: E712
+
+
+def _files(folder) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_non_empty_folder_is_refused_unless_overwrite_which_replaces_only_what_synth_made(tmp_path):
+    from xtgeo.errors import OutputError
+
+    out = tmp_path / "data"
+    first = make_dataset(out, scenes=2, height=256, width=256, seed=1)
+    (out / "notes.txt").write_text("mine")
+    (out / "shoreline" / "mine_shoreline.npy").write_text("mine too")
+    before = _files(out)
+    with pytest.raises(OutputError, match="is not empty; .* pass --overwrite"):
+        make_dataset(out, scenes=1, height=256, width=256, seed=2)
+    assert _files(out) == before
+    second = make_dataset(out, scenes=1, height=256, width=256, seed=2, overwrite=True)
+    after = _files(out)
+    assert after["notes.txt"] == b"mine" and after["shoreline/mine_shoreline.npy"] == b"mine too"
+    old_ids, new_id = set(first["scene_id"]), second["scene_id"].iloc[0]
+    assert not any(name.startswith(tuple(old_ids)) for name in after)  # the earlier synth scenes are gone...
+    assert pd.read_csv(out / "labels.csv")["scene_id"].unique().tolist() == [new_id]  # ...and their labels
+    assert sum(name.startswith(f"{new_id}/") for name in after) == 7
+
+
+@pytest.mark.parametrize("where", ["scene folder", "labels", "shoreline"])
+def test_overwrite_never_replaces_a_file_synth_did_not_write(tmp_path, where):
+    from xtgeo.errors import OutputError
+    from xtgeo.synth.make import scene_id_for, scene_seeds
+
+    out = tmp_path / "data"
+    scene_id = scene_id_for(scene_seeds(3, 1)[0])
+    path = {"scene folder": out / scene_id / "my_extra.txt", "labels": out / "labels.csv",
+            "shoreline": out / "shoreline" / f"{scene_id}_shoreline.npy"}[where]
+    path.parent.mkdir(parents=True)
+    path.write_text("the user's")
+    with pytest.raises(OutputError, match=f"{path}: was not written by xtgeo synth"):
+        make_dataset(out, scenes=1, height=256, width=256, seed=3, overwrite=True)
+    assert _files(out) == {path.relative_to(out).as_posix(): b"the user's"}
+
+
+def test_overwrite_keeps_a_file_the_user_changed_since_synth_wrote_it(tmp_path):
+    import os
+
+    from xtgeo.errors import OutputError
+
+    out = tmp_path / "data"
+    first = make_dataset(out, scenes=2, height=256, width=256, seed=1)
+    edited, replaced = sorted(first["scene_id"].unique())
+    (out / edited / "VV_dB.tif").write_bytes((out / edited / "VV_dB.tif").read_bytes() + b"user's edit")
+    os.utime(out / replaced / "owiMask.tif", ns=(0, 0))  # same size, other time: replaced by the user
+    make_dataset(out, scenes=1, height=256, width=256, seed=5, overwrite=True)  # other scenes: kept
+    after = _files(out)
+    assert after[f"{edited}/VV_dB.tif"].endswith(b"user's edit") and f"{replaced}/owiMask.tif" in after
+    assert f"{edited}/VH_dB.tif" not in after  # synth's own, unchanged: replaced
+    with pytest.raises(OutputError, match=r"(VV_dB|owiMask)\.tif: was not written by xtgeo synth \(or was changed"):
+        make_dataset(out, scenes=2, height=256, width=256, seed=1, overwrite=True)  # would land on the user's
+    assert _files(out) == after
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(seed=-1), "seed -1: must be from 0 to 2\\*\\*63 - 1"),
+        (dict(seed=2**64), "seed 18446744073709551616"),
+        (dict(height=10_000_000, width=10_000_000), "no Sentinel-1 scene is larger than 100,000 pixels"),
+        (dict(height=99_000, width=99_000), "needs about .* GiB of memory"),
+        (dict(height=-5), "at least 256 pixels"),
+        (dict(scenes=0), "need at least one scene"),
+    ],
+    ids=["negative-seed", "huge-seed", "huge-side", "too-much-memory", "negative-side", "no-scene"],
+)
+def test_impossible_requests_fail_before_any_work(tmp_path, options, message):
+    from xtgeo.errors import XtgeoError
+
+    args = dict(scenes=1, height=256, width=256, seed=0) | options
+    if "needs about" in message:
+        import psutil
+
+        if 99_000**2 * 2.5 < psutil.virtual_memory().available:
+            pytest.skip("this machine has the memory for it")
+    with pytest.raises(XtgeoError, match=message):
+        make_dataset(tmp_path / "out", **args)
+    assert not (tmp_path / "out").exists()

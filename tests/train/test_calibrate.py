@@ -94,7 +94,7 @@ def test_calibrate_command_writes_a_new_checkpoint_that_predict_uses(smoke_run, 
     assert len(a) > 0 and a.equals(b)
     # the input checkpoint is never the output
     status, _, err = xtgeo_cli("calibrate", "--checkpoint", source, "--data", prepared_dataset, "--out", source)
-    assert status == 1 and "is the input checkpoint" in err and err.count("\n") == 1
+    assert status == 1 and "is also an input of this command" in err and err.count("\n") == 1
     status, _, err = xtgeo_cli("calibrate", "--checkpoint", source, "--data", prepared_dataset, "--scenes", "nope",
                                "--out", tmp_path / "x.pt")
     assert status == 1 and "no prepared scene nope" in err and not (tmp_path / "x.pt").exists()

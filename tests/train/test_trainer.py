@@ -140,3 +140,116 @@ def test_cli_reports_a_bad_config_on_one_line(prepared_dataset, tmp_path):
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == "error: configs/smoke.yaml: train.steps: expected an integer, got 'ten'"
+
+
+def _prep_copy(prepared_dataset, tmp_path):
+    import shutil
+
+    return shutil.copytree(prepared_dataset, tmp_path / "prep")
+
+
+def test_broken_run_inputs_are_one_line_errors_and_leave_no_run_folder(prepared_dataset, tmp_path, xtgeo_cli):
+    import pandas as pd
+
+    prep = _prep_copy(prepared_dataset, tmp_path)
+    labels = pd.read_parquet(prep / "labels.parquet")
+    scene_tif = sorted(prep.glob("*/scene.tif"))[0]
+    cases = {
+        "corrupt labels": (lambda: (prep / "labels.parquet").write_text("not parquet"),
+                           f"{prep / 'labels.parquet'}: not a readable Parquet label table"),
+        "missing column": (lambda: labels.drop(columns="vessel_length_m").to_parquet(prep / "labels.parquet"),
+                           f"{prep / 'labels.parquet'}: missing column(s) vessel_length_m"),
+        "inf length": (lambda: labels.assign(vessel_length_m=float("inf")).to_parquet(prep / "labels.parquet"),
+                       "labels.parquet: row 1, column vessel_length_m: 'inf' is not a finite number"),
+        "truncated scene": (lambda: scene_tif.write_bytes(scene_tif.read_bytes()[:5000]),
+                            f"{scene_tif}: unreadable or truncated scene ("),
+    }
+    good_labels, good_tif = (prep / "labels.parquet").read_bytes(), scene_tif.read_bytes()
+    for name, (breaks, message) in cases.items():
+        breaks()
+        code, _, err = xtgeo_cli("train", "--config", SMOKE, "--data", prep, "--out", tmp_path / "run")
+        assert code == 1 and err.startswith("error: ") and message in err and len(err.splitlines()) == 1, (name, err)
+        assert not (tmp_path / "run").exists(), name
+        (prep / "labels.parquet").write_bytes(good_labels)
+        scene_tif.write_bytes(good_tif)
+
+
+def test_a_config_that_fails_when_the_model_is_built_leaves_no_run_folder(prepared_dataset, tmp_path, xtgeo_cli):
+    missing = tmp_path / "weights.pth"
+    code, _, err = xtgeo_cli("train", "--config", SMOKE, "--data", prepared_dataset, "--out", tmp_path / "run",
+                             "--set", "model.region_encoder.name=resnet18",
+                             "--set", f"model.region_encoder.pretrained_file={missing}")
+    assert code == 1 and str(missing) in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("where", ["file", "data", "inside data"])
+def test_an_out_that_is_a_file_or_the_data_is_refused(prepared_dataset, tmp_path, where):
+    from xtgeo.errors import OutputError
+
+    out = {"file": prepared_dataset / "labels.parquet", "data": prepared_dataset,
+           "inside data": prepared_dataset / "runs" / "a"}[where]
+    before = sorted(p.name for p in prepared_dataset.iterdir())
+    with pytest.raises(OutputError, match=f"--out {out}: "):
+        run_training(SMOKE, prepared_dataset, out)
+    assert sorted(p.name for p in prepared_dataset.iterdir()) == before
+
+
+def test_resume_with_weights_that_do_not_fit_is_one_line(prepared_dataset, tmp_path, xtgeo_cli):
+    overrides = FAST + ("train.steps=2", "train.epoch_steps=2", "train.validation=none")
+    run = run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=overrides, max_steps=1)
+    ckpt = load_checkpoint(checkpoint_path(run))
+    ckpt["model"] = {k: v[..., :1] if v.ndim else v for k, v in ckpt["model"].items()}  # another model's shapes
+    torch.save(ckpt, checkpoint_path(run))
+    code, _, err = xtgeo_cli("train", "--config", SMOKE, "--data", prepared_dataset, "--out", run, "--resume",
+                             *(a for o in overrides for a in ("--set", o)))
+    assert code == 1 and len(err.splitlines()) == 1, err
+    assert err.startswith(f"error: {checkpoint_path(run)}: weights do not fit the model its config describes: ")
+    assert "of another shape (e.g. " in err
+
+
+def test_resume_cleans_a_killed_runs_temporaries_and_a_cut_log_line(prepared_dataset, tmp_path):
+    overrides = FAST + ("train.steps=2", "train.epoch_steps=2", "train.validation=none")
+    run = run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=overrides, max_steps=1)
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    killed.kill()
+    killed.wait()
+    dead = killed.pid
+    left = [run / "checkpoints" / f".tmp-{dead}-0123abcd-last.pt", run / f".tmp-{dead}-89abcdef-config.yaml",
+            run / "checkpoints" / f".tmp-{dead}-4567abcd-step_000002.pt"]
+    for path in left:
+        path.write_bytes(b"half written")
+    (run / "checkpoints" / "my_notes.txt").write_text("keep")
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 2, "loss": 0.')  # killed in the middle of a line
+    run_training(SMOKE, prepared_dataset, run, overrides=overrides, resume=True)
+    assert not any(p.exists() for p in left) and (run / "checkpoints" / "my_notes.txt").exists()
+    assert [r["step"] for r in train_rows(run)] == [1, 2]
+
+
+def test_a_crop_that_fails_in_a_dataloader_worker_is_one_line(prepared_dataset, tmp_path, xtgeo_cli):
+    from tests.hostile import corrupt_tile
+
+    prep = _prep_copy(prepared_dataset, tmp_path)
+    for tif in prep.glob("*/scene.tif"):  # every vv_db tile; the valid band (read when opening) is intact
+        for row in range(2):
+            for col in range(2):
+                corrupt_tile(tif, row, col)
+    code, _, err = xtgeo_cli("train", "--config", SMOKE, "--data", prep, "--out", tmp_path / "run",
+                             "--set", "data.num_workers=1", "--set", "train.steps=1", "--set", "train.validation=none")
+    assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("error: ") and "/scene.tif: cannot read the crop at row " in err
+
+
+@pytest.mark.parametrize("read_only", [False, True], ids=["full-disk", "read-only"])
+def test_a_full_or_read_only_disk_is_one_line_naming_the_file(prepared_dataset, tmp_path, read_only):
+    from tests.hostile import run_on_small_disk, xtgeo_command
+
+    mount = tmp_path / "small"
+    done = run_on_small_disk("64k", mount, xtgeo_command(
+        "train", "--config", SMOKE, "--data", prepared_dataset, "--out", mount / "run", "--set", "train.steps=1",
+        "--set", "train.validation=none"), read_only=read_only, full=not read_only)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    expected = "is not a writable folder" if read_only else "cannot write (No space left on device)"
+    assert last.startswith("error: ") and str(mount) in last and expected in last, last

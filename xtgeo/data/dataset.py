@@ -26,9 +26,10 @@ from xtgeo.config import Config, DataConfig
 from xtgeo.data.augment import augment_sample
 from xtgeo.data.normalize import model_input
 from xtgeo.data.targets import crop_targets
-from xtgeo.errors import ConfigError, SceneError
+from xtgeo.errors import ConfigError, SceneError, file_errors
 from xtgeo.scene import prepared
 from xtgeo.scene.prepared import BANDS, LABELS_FILE, SCENE_FILE
+from xtgeo.schema import read_labels_parquet
 
 #: The bands a crop reads (what :func:`~xtgeo.data.normalize.model_input` needs).
 INPUT_BANDS = ("vv_db", "vh_db", "valid")
@@ -53,7 +54,8 @@ class PreparedScene(RasterDataset):
         self.transform, self.height, self.width = scene.transform, scene.height, scene.width
         step = max(1, math.ceil(max(scene.height, scene.width) / COARSE_SIDE))
         shape = (math.ceil(scene.height / step), math.ceil(scene.width / step))
-        coarse = prepared.read_bands(scene, ("valid",), out_shape=shape, resampling=Resampling.average)["valid"]
+        with file_errors(path, what="unreadable or truncated scene"):
+            coarse = prepared.read_bands(scene, ("valid",), out_shape=shape, resampling=Resampling.average)["valid"]
         super().__init__(paths=[str(path)], crs=scene.crs, res=(abs(scene.transform.a), abs(scene.transform.e)),
                          bands=INPUT_BANDS)
         self.path, self.scene_id = Path(path), Path(path).parent.name
@@ -101,7 +103,7 @@ def open_prepared(prep_dir: str | Path, data_cfg: DataConfig) -> PreparedData:
     labels_path = prep_dir / LABELS_FILE
     if not labels_path.is_file():
         raise SceneError(f"{labels_path}: missing; training needs labels (preprocess with --labels)")
-    all_labels = pd.read_parquet(labels_path)
+    all_labels = read_labels_parquet(labels_path)
     scenes = [PreparedScene(p) for p in paths]
     by_scene = dict(tuple(all_labels.groupby(all_labels["scene_id"].astype(str))))
     labels = [by_scene.get(s.scene_id, all_labels.iloc[:0]).reset_index(drop=True) for s in scenes]
@@ -126,9 +128,10 @@ class CropDataset(Dataset):
     def __getitem__(self, item: Item) -> dict[str, torch.Tensor]:
         scene_index, query, code = item
         scene = self.data.scenes[scene_index]
-        raw = scene[query]["image"].numpy()
-        bands = dict(zip(scene.bands, raw))
         row0, col0 = scene.pixel_origin(query)
+        with file_errors(scene.path, what=f"cannot read the crop at row {row0}, col {col0}"):
+            raw = scene[query]["image"].numpy()
+        bands = dict(zip(scene.bands, raw))
         targets = crop_targets(self.data.labels[scene_index], row0, col0, raw.shape[1:], self.cfg.data)
         sample = {"image": torch.from_numpy(model_input(bands, self.cfg.data))}
         sample.update({k: torch.from_numpy(v)[None] for k, v in targets.items()})

@@ -7,6 +7,7 @@ leaderboard (200 m, 2 km, drop-low, costly distances); every quirk is kept, see 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -34,6 +35,14 @@ class ScoreOptions:
     drop_low: bool = True  # drop predictions matched to LOW labels
     costly_dist: bool = True  # distances above the tolerance cost 9,999,999 × 10
     scene_ids: tuple[str, ...] | None = None  # score only these scenes
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.distance_tolerance) and self.distance_tolerance > 0):
+            raise ConfigError(f"distance tolerance {self.distance_tolerance} m: must be a positive, finite "
+                              f"distance")
+        if not (math.isfinite(self.shore_tolerance) and self.shore_tolerance >= 0):
+            raise ConfigError(f"shore tolerance {self.shore_tolerance} km: must be 0 (off) or a positive, finite "
+                              f"distance")
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,11 @@ class ScoreResult:
         return dataclasses.replace(self, vessel=vessel, fishing=fishing)
 
     def to_json_dict(self) -> dict:
-        """Official scores plus precision/recall per task, counts and sizes (for ``--json``)."""
+        """Official scores plus precision/recall per task, counts and sizes (for ``--json``).
+
+        A score may be NaN (a matched prediction without a length makes ``length_acc`` and the
+        aggregate NaN, as in the official scorer); :func:`xtgeo.atomic.write_json` writes it as ``null``.
+        """
         out: dict = dict(self.scores())
         for name, task in self.tasks().items():
             out[f"{name}_precision"], out[f"{name}_recall"], _ = task.prf

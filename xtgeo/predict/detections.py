@@ -10,7 +10,7 @@ CSV (no geometry column), GeoPackage, GeoJSON (RFC 7946) and GeoParquet.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,8 +19,8 @@ import pandas as pd
 from affine import Affine
 from pyproj import CRS, Transformer
 
-from xtgeo.atomic import atomic_path
-from xtgeo.errors import XtgeoError
+from xtgeo.atomic import atomic_path, check_output, write_failure
+from xtgeo.errors import OutputError
 from xtgeo.schema import PREDICTION_COLUMNS
 from xtgeo.tasks.xview3 import SCORE_COLUMNS
 
@@ -87,33 +87,21 @@ def _write_parquet(frame: gpd.GeoDataFrame, path: Path) -> None:
 WRITERS = {".csv": _write_csv, ".gpkg": _write_gpkg, ".geojson": _write_geojson, ".parquet": _write_parquet}
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Fail early (XtgeoError naming the path) if a file cannot be written at ``path``."""
-    path = Path(path)
-    if path.is_dir():
-        raise XtgeoError(f"{path}: is a folder, expected a file name")
-    folder = next((p for p in path.absolute().parents if p.exists()), None)
-    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise XtgeoError(f"{path}: cannot write here ({folder} is not a writable folder)")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise XtgeoError(f"{path}: exists and is not writable")
-    return path
-
-
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Fail early if detections cannot be written to ``path`` (format by extension, writable place)."""
+def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> Path:
+    """Fail early if detections cannot be written to ``path`` (format by extension, writable place,
+    not a folder nor one of ``inputs``)."""
     path = Path(path)
     if path.suffix.lower() not in WRITERS:
-        raise XtgeoError(f"{path}: unsupported output format {path.suffix!r}; use one of {', '.join(WRITERS)}")
-    return check_writable(path)
+        raise OutputError(f"{path}: unsupported output format {path.suffix!r}; use one of {', '.join(WRITERS)}")
+    return check_output(path, inputs, flag="--out")
 
 
 def write_detections(frame: gpd.GeoDataFrame, path: str | os.PathLike) -> Path:
     """Write detections atomically in the format named by the extension; returns the path."""
     path = check_output_path(path)
-    try:
-        with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
+        try:
             WRITERS[path.suffix.lower()](frame, tmp)
-    except OSError as err:
-        raise XtgeoError(f"{path}: cannot write: {err.strerror or err}") from None
+        except RuntimeError as err:  # pyogrio's errors (GDAL's) hide the OS error
+            raise write_failure(path, err) from None
     return path

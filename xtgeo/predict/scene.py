@@ -30,7 +30,7 @@ from xtgeo.predict.inference import Predictor, WindowReader, predict_maps
 from xtgeo.predict.postprocess import detections_from_maps
 from xtgeo.predict.sources import SceneSource
 from xtgeo.predict.windows import GridWindow, SceneMaps, WindowGrid, valid_overlap
-from xtgeo.train.checkpoint import WEIGHTS_FROM_CHECKPOINT, calibrated_thresholds, load_checkpoint
+from xtgeo.train.checkpoint import WEIGHTS_FROM_CHECKPOINT, calibrated_thresholds, load_checkpoint, load_weights
 
 DEFAULT_WINDOW_SIZE = 4096
 DEFAULT_OVERLAP = 512
@@ -60,6 +60,14 @@ class PredictOptions:
                              f"{self.window_size}")
         if self.readers is not None and self.readers < 1:
             raise XtgeoError(f"--readers {self.readers}: must be at least 1")
+        thresholds = {"--center-threshold": self.center_threshold, "--vessel-threshold": self.vessel_threshold,
+                      "--fishing-threshold": self.fishing_threshold}
+        for flag, value in thresholds.items():
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise XtgeoError(f"{flag} {value}: a probability threshold must be from 0 to 1")
+        if self.nms_radius_px is not None and self.nms_radius_px < 0:
+            raise XtgeoError(f"--nms-radius {self.nms_radius_px}: the minimum peak separation must be 0 or "
+                             f"more pixels")
 
     def overrides(self) -> tuple[str, ...]:
         """``--set``-style overrides of the ``postprocess`` section for the thresholds that are given."""
@@ -96,11 +104,7 @@ def load_model(checkpoint: str | os.PathLike, overrides: tuple[str, ...] = ()) -
         model = build_model(config.model)
     except ConfigError as err:
         raise XtgeoError(f"{path}: {err}") from None
-    try:
-        model.load_state_dict(ckpt["model"])
-    except (RuntimeError, TypeError) as err:
-        first = str(err).strip().splitlines()[0]
-        raise XtgeoError(f"{path}: weights do not fit the model its config describes ({first})") from None
+    load_weights(model, ckpt["model"], path)
     return model.eval(), config
 
 

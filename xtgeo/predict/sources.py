@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
-from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from xtgeo.atomic import is_temporary
-from xtgeo.errors import SceneError
+from xtgeo.errors import SceneError, XtgeoError, file_errors
 from xtgeo.predict.windows import GridWindow
 from xtgeo.scene import prepared
 from xtgeo.scene.raw import VV_FILE, Scene, open_scene, valid_pixels
@@ -43,15 +42,12 @@ class SceneSource:
         if self.scene.valid is not None:
             refs["valid"] = self.scene.valid
         bands = {}
-        try:
-            for path in {ref.path for ref in refs.values()}:
-                names = [n for n, ref in refs.items() if ref.path == path]
-                with rasterio.open(path) as src:
-                    data = src.read([refs[n].index for n in names], window=window, out_dtype=np.float32)
-                bands.update(zip(names, data))
-        except RasterioError as err:
-            where = f"the window at row {part.row}, col {part.col}"
-            raise SceneError(f"{self.scene.root}: cannot read {where} ({err})") from None
+        for path in {ref.path for ref in refs.values()}:
+            names = [n for n, ref in refs.items() if ref.path == path]
+            with file_errors(path, what=f"cannot read the window at row {part.row}, col {part.col}"), \
+                    rasterio.open(path) as src:
+                data = src.read([refs[n].index for n in names], window=window, out_dtype=np.float32)
+            bands.update(zip(names, data))
         vv, vh = bands["vv_db"], bands["vh_db"]
         valid = valid_pixels(vv, vh, self.scene.nodata)
         if self.scene.valid is not None:  # a prepared scene: its own validity (nodata there is 0 dB)
@@ -79,7 +75,7 @@ def open_prepared_scene(folder: Path) -> SceneSource:
 
 def open_raw(path: Path) -> SceneSource:
     """A raw scene: folder, ``VV_dB.tif`` (VH beside) or 2-band GeoTIFF; all-nodata is allowed."""
-    scene = open_scene(path, check_data=False)
+    scene = open_scene(path, allow_empty=True)
     return SceneSource(scene, _shoreline(scene.root.parent, scene.scene_id))
 
 
@@ -91,22 +87,45 @@ def _is_raw(folder: Path) -> bool:
     return (folder / VV_FILE).is_file()
 
 
-def find_sources(path: str | os.PathLike) -> list[SceneSource]:
-    """Every scene at ``path`` (see the module doc), sorted by scene id; SceneError if none."""
+@dataclass(frozen=True)
+class SceneFailure:
+    """A scene that could not be used: its name (folder or scene id) and the one-line problem."""
+
+    name: str
+    message: str
+
+
+def open_sources(path: str | os.PathLike) -> tuple[list[SceneSource], list[SceneFailure]]:
+    """Every scene at ``path`` (see the module doc), sorted by scene id, and the scenes of a folder
+    of scenes that could not be opened (each with its problem). A single scene that cannot be
+    opened, or a folder without any scene, is a SceneError."""
     path = Path(path)
     if path.is_file():
         if path.name == prepared.SCENE_FILE and (path.parent / prepared.META_FILE).is_file():
-            return [open_prepared_scene(path.parent)]
-        return [open_raw(path)]
+            return [open_prepared_scene(path.parent)], []
+        return [open_raw(path)], []
     if not path.is_dir():
         raise SceneError(f"{path}: no such scene, GeoTIFF or folder")
     if _is_prepared(path):
-        return [open_prepared_scene(path)]
+        return [open_prepared_scene(path)], []
     if _is_raw(path):
-        return [open_raw(path)]
-    sources = [open_prepared_scene(p) if _is_prepared(p) else open_raw(p)
-               for p in sorted(path.iterdir())
-               if p.is_dir() and not is_temporary(p) and (_is_prepared(p) or _is_raw(p))]
-    if not sources:
+        return [open_raw(path)], []
+    sources, failures = [], []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not is_temporary(p)):
+        if not (_is_prepared(folder) or _is_raw(folder)):
+            continue
+        try:
+            sources.append(open_prepared_scene(folder) if _is_prepared(folder) else open_raw(folder))
+        except XtgeoError as err:
+            failures.append(SceneFailure(folder.name, str(err)))
+    if not sources and not failures:
         raise SceneError(f"{path}: holds no scene (no {VV_FILE} or {prepared.SCENE_FILE} in it or its sub-folders)")
-    return sorted(sources, key=lambda s: s.scene_id)
+    return sorted(sources, key=lambda s: s.scene_id), failures
+
+
+def find_sources(path: str | os.PathLike) -> list[SceneSource]:
+    """Every scene at ``path``, sorted by scene id; SceneError if there is none or one is bad."""
+    sources, failures = open_sources(path)
+    if failures:
+        raise SceneError(failures[0].message)
+    return sources

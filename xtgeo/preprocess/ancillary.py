@@ -28,6 +28,7 @@ from rasterio.warp import reproject
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 
+from xtgeo.errors import file_errors
 from xtgeo.preprocess.distance import CoarseLand, cell_summary
 
 #: owiMask class of land pixels (0 sea, 1 land, 2 ice).
@@ -49,8 +50,9 @@ class Raster:
 def read_raster(path: str | os.PathLike) -> Raster:
     """Band 1 of a (small) raster, read whole; read-only, and cached in this process while the file
     is unchanged (every block of a scene needs the same ancillary rasters)."""
-    stat = os.stat(path)
-    return _read_raster(os.fspath(path), stat.st_size, stat.st_mtime_ns)
+    with file_errors(path):
+        stat = os.stat(path)
+        return _read_raster(os.fspath(path), stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=8)

@@ -17,6 +17,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from xtgeo.errors import OutputError, file_errors, worker_task
 from xtgeo.preprocess import writer
 from xtgeo.preprocess.ancillary import bathymetry_window, coarse_land, land_window, read_raster
 from xtgeo.preprocess.contours import land_contours
@@ -139,16 +140,19 @@ def block_windows(height: int, width: int, block_size: int) -> list[Window]:
 
 
 def _read(ref: BandRef, window: Window) -> np.ndarray:
-    with rasterio.open(ref.path) as src:
+    with file_errors(ref.path, f"cannot read the block at row {window.row_off}, col {window.col_off}"), \
+            rasterio.open(ref.path) as src:
         return src.read(ref.index, window=window, out_dtype=np.float32)
 
 
+@worker_task
 def scene_coarse_land(scene: Scene, factor: int = COARSE_FACTOR) -> CoarseLand:
     """Which ``factor`` × ``factor`` cells of ``scene`` hold land: the distance bounds of its blocks."""
     owi_mask = read_raster(scene.ancillary["owiMask"])
     return coarse_land(owi_mask, scene.transform, scene.crs, scene.height, scene.width, factor)
 
 
+@worker_task
 def prepare_block(
     scene: Scene, window: Window, coarse: CoarseLand, cap_px: int, tif: Path | None = None
 ) -> Block:
@@ -199,5 +203,6 @@ def prepare_block(
     counts = {name: int(np.count_nonzero(bands[name])) for name in ("valid", "land")}
     if tif is None:
         return Block(window, bands, contours, stats, counts)
-    tiles = writer.append_tiles(tif, writer.encode_tiles(window, bands))
+    with file_errors(tif, "cannot write", OutputError):
+        tiles = writer.append_tiles(tif, writer.encode_tiles(window, bands))
     return Block(window, None, contours, stats, counts, tiles)

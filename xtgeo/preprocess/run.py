@@ -11,15 +11,16 @@ system with working ``flock``), and this process records where they went
 them. Then come the shoreline and ``meta.json``, and the scene folder is renamed into place
 (:mod:`xtgeo.atomic`). A scene that is already complete is skipped; a bad scene is reported in the
 report while the others go on. Temporary files left by a killed run are removed at the start of
-the next (two runs must not share one output folder).
+the next. ``--out`` may not be, lie inside or hold an input (checked before any work), and a scene
+folder is replaced only while it holds nothing but ``scene.tif`` and ``meta.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
-import shutil
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -31,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 import xtgeo
-from xtgeo.atomic import atomic_path, is_temporary
-from xtgeo.errors import SceneError, XtgeoError
+from xtgeo.atomic import atomic_path, check_output, make_folder, remove_stale_temporaries
+from xtgeo.errors import SceneError, XtgeoError, reason
 from xtgeo.preprocess import writer
 from xtgeo.preprocess.blocks import BandStats, Block, block_windows, prepare_block, scene_coarse_land
 from xtgeo.preprocess.distance import DEFAULT_SHORE_CAP_KM, cap_pixels
@@ -145,14 +146,19 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as err:
-            raise XtgeoError(f"{scheduler}: cannot reach the Dask scheduler ({err})") from None
+        except (OSError, TimeoutError, ValueError, TypeError) as err:
+            raise XtgeoError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({reason(err)}; "
+                             f"expected an address such as tcp://host:8786)") from None
         with client:
             yield client
         return
     n = workers or default_workers()
     with dask.config.set(CLUSTER_CONFIG), LocalCluster(
-        n_workers=n, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR, env=WORKER_ENV
+        # a task's error reaches the summary as one line naming the scene and file; the workers' own
+        # logs of it ("Compute Failed" and a traceback) would only repeat it on the terminal. No
+        # dashboard; the scheduler's small HTTP server takes any free port (8787 may be taken: a warning).
+        n_workers=n, threads_per_worker=1, dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+        silence_logs=logging.CRITICAL, env=WORKER_ENV,
     ) as cluster, Client(cluster) as client:
         yield client
 
@@ -172,7 +178,8 @@ class SceneJob:
         self.started = time.perf_counter()
         self._stack = contextlib.ExitStack()
         try:
-            self.folder = self._stack.enter_context(atomic_path(prepared.scene_dir(out, scene.scene_id)))
+            scene_folder = prepared.scene_dir(out, scene.scene_id)
+            self.folder = self._stack.enter_context(atomic_path(scene_folder, own=prepared.SCENE_FILES))
             self.folder.mkdir()
             grid = (self.folder / prepared.SCENE_FILE, scene.height, scene.width, scene.crs, scene.transform)
             if block_size % prepared.TILE == 0:  # workers compress and append tiles; this process records them
@@ -248,19 +255,9 @@ def scene_sources(scene: Scene) -> dict[str, Any]:
     return prepared.source_fingerprint(paths)
 
 
-def remove_leftovers(out: Path) -> None:
-    """Delete temporary files and folders a killed run left in ``out`` and its shoreline folder."""
-    for folder in (out, out / prepared.SHORELINE_DIR):
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            if is_temporary(path):
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-
-
 def _error_text(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text and isinstance(err, XtgeoError) else f"{type(err).__name__}: {' '.join(text)}"
+    """One line: an XtgeoError's message (it names the file), else the exception's type and reason."""
+    return str(err) if isinstance(err, XtgeoError) else f"{type(err).__name__}: {reason(err)}"
 
 
 def run_preprocess(
@@ -286,12 +283,14 @@ def run_preprocess(
     scenes_dir, out = Path(scenes_dir), Path(out)
     if block_size < 16:
         raise XtgeoError(f"--block-size must be at least 16 pixels, got {block_size}")
-    if not shore_cap_km > 0:
-        raise XtgeoError(f"--shore-cap-km must be positive, got {shore_cap_km}")
+    if not (math.isfinite(shore_cap_km) and shore_cap_km > 0):
+        raise XtgeoError(f"--shore-cap-km {shore_cap_km}: must be a positive, finite distance in km (e.g. 20.48)")
     folders = find_scene_folders(scenes_dir)
+    check_output(out, [scenes_dir, *folders, labels], folder=True, flag="--out")
     label_table = read_labels(labels) if labels is not None else None
-    out.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(out)
+    make_folder(out)
+    for folder in (out, out / prepared.SHORELINE_DIR):
+        remove_stale_temporaries(folder)
 
     outcomes: dict[str, SceneOutcome] = {}
     todo: list[tuple[Scene, dict[str, Any]]] = []
@@ -397,8 +396,8 @@ def write_labels(table: pd.DataFrame, report: PreprocessReport, out: Path, sourc
             shapes[outcome.scene_id] = (meta["height"], meta["width"])
     known = table["scene_id"].isin(shapes)
     joined = table[known].copy()
-    height = joined["scene_id"].map(lambda s: shapes[s][0])
-    width = joined["scene_id"].map(lambda s: shapes[s][1])
+    height = joined["scene_id"].map(lambda s: shapes[s][0]).astype("int64")
+    width = joined["scene_id"].map(lambda s: shapes[s][1]).astype("int64")
     rows, cols = joined["detect_scene_row"], joined["detect_scene_column"]
     inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
     joined = joined[inside].astype({"detect_scene_row": "int64", "detect_scene_column": "int64"})

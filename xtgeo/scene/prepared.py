@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from xtgeo.errors import SceneError
-from xtgeo.scene.raw import DEFAULT_NODATA, BandRef, Scene
+from xtgeo.scene.raw import DEFAULT_NODATA, BandRef, Scene, open_geotiff
 from xtgeo.scene.shoreline import shoreline_file
 
 #: Band descriptions of ``scene.tif``, in band order.
@@ -36,6 +35,8 @@ SCENE_FILE = "scene.tif"
 META_FILE = "meta.json"
 SHORELINE_DIR = "shoreline"
 LABELS_FILE = "labels.parquet"
+#: Everything a scene folder holds (what a redo may replace).
+SCENE_FILES = (SCENE_FILE, META_FILE)
 #: Bumped whenever the layout or meaning of the files changes; older outputs are redone.
 FORMAT_VERSION = 1
 #: GeoTIFF tile side, pixels.
@@ -94,12 +95,9 @@ def open_scene(folder: str | os.PathLike) -> Scene:
     validity bands point into it. Raises :class:`SceneError` naming the file."""
     folder = Path(folder)
     tif = folder / SCENE_FILE
-    try:
-        with rasterio.open(tif) as src:
-            descriptions = tuple(src.descriptions)
-            crs, transform, height, width = src.crs, src.transform, src.height, src.width
-    except (RasterioError, OSError) as err:
-        raise SceneError(f"{tif}: unreadable GeoTIFF ({err})") from None
+    with open_geotiff(tif) as src:
+        descriptions = tuple(src.descriptions)
+        crs, transform, height, width = src.crs, src.transform, src.height, src.width
     if descriptions != BANDS:
         raise SceneError(f"{tif}: band descriptions {descriptions} are not {BANDS}")
     ref = {name: BandRef(tif, band_index(name)) for name in ("vv_db", "vh_db", "valid")}

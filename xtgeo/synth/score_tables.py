@@ -86,7 +86,7 @@ def noisy_predictions(
             rng.random((n_false, 2)) * np.array(SCENE_SHAPE),
         ]
     )
-    rc = np.round(rc) if integer else rc
+    rc = np.maximum(np.round(rc) if integer else rc, 0.0)  # a prediction is a pixel of the scene
     scene = np.concatenate([found["scene_id"].to_numpy(), false_rows["scene_id"].to_numpy()])
     n = len(rc)
 

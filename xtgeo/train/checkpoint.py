@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from xtgeo.atomic import atomic_path
+from xtgeo.atomic import atomic_path, write_failure
 from xtgeo.errors import XtgeoError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -34,6 +34,7 @@ WEIGHTS_FROM_CHECKPOINT = ("model.region_encoder.pretrained_file=null",)
 #: named as in the config's ``postprocess`` section.
 CALIBRATION = "calibration"
 THRESHOLD_KEYS = ("center_threshold", "vessel_threshold", "fishing_threshold")
+CONFIG_FILE = "config.yaml"
 
 
 def checkpoint_path(run_dir: str | Path, step: int | None = None) -> Path:
@@ -50,7 +51,10 @@ def save_checkpoint(path: str | Path, **parts: Any) -> Path:
     """Write ``parts`` as one checkpoint file at ``path`` (temp file, then rename)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        torch.save(parts, tmp)
+        try:
+            torch.save(parts, tmp)
+        except RuntimeError as err:  # torch's writer hides the OS error (a full disk) behind its own
+            raise write_failure(path, err) from None
     return path
 
 
@@ -67,6 +71,29 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise XtgeoError(f"{path}: not an xtgeo checkpoint (no model weights)")
     return ckpt
+
+
+def load_weights(module: torch.nn.Module, state: Any, path: str | Path) -> None:
+    """``module.load_state_dict(state)``; XtgeoError naming ``path`` and, briefly, what does not fit
+    (missing, unexpected and differently shaped tensors) when the weights are another model's."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise XtgeoError(f"{path}: its model weights are not a dict of tensors")
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    reshaped = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or unexpected or reshaped:
+        parts = [f"{len(missing)} tensor(s) missing (e.g. {missing[0]})" if missing else "",
+                 f"{len(unexpected)} unexpected (e.g. {unexpected[0]})" if unexpected else "",
+                 f"{len(reshaped)} of another shape (e.g. {reshaped[0]}: {_shape(state[reshaped[0]])} in the "
+                 f"file, {_shape(own[reshaped[0]])} in the model)" if reshaped else ""]
+        raise XtgeoError(f"{path}: weights do not fit the model its config describes: "
+                         f"{'; '.join(p for p in parts if p)}")
+    module.load_state_dict(state)
+
+
+def _shape(tensor: torch.Tensor) -> str:
+    return " x ".join(map(str, tensor.shape)) or "scalar"
 
 
 def rng_state() -> dict[str, torch.Tensor]:

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from xtgeo.errors import XtgeoError
+from xtgeo.errors import XtgeoError, one_line
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,6 @@ def launch(nprocs: int, fn: Callable[..., Any], *args: Any) -> None:
     try:
         mp.spawn(_entry, args=(nprocs, fn, args), nprocs=nprocs, join=True)
     except mp.ProcessRaisedException as err:
-        lines = [line for line in str(err).splitlines() if line.startswith("xtgeo.errors.")]
-        if lines:
-            raise XtgeoError(lines[-1].split(": ", 1)[-1]) from None
+        if any(line.startswith("xtgeo.errors.") for line in str(err).splitlines()):
+            raise XtgeoError(one_line(err)) from None
         raise

@@ -7,18 +7,34 @@ import math
 from pathlib import Path
 from typing import Any
 
-from xtgeo.atomic import atomic_path
+from xtgeo.atomic import atomic_path, json_safe
+from xtgeo.errors import OutputError, XtgeoError, file_errors
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All rows of a run's ``metrics.jsonl`` (empty when there is none)."""
+    """All rows of a run's ``metrics.jsonl`` (empty when there is none); a last line cut short by a
+    killed run is left out."""
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            if number < len(lines):
+                raise XtgeoError(f"{path}: line {number} is not a JSON object (the file was edited or "
+                                 f"damaged)") from None
+    return rows
+
+
+def _json_row(row: dict[str, Any]) -> str:
+    """One JSON line; NaN and infinities (not JSON) are written as null."""
+    return json.dumps(json_safe(row), allow_nan=False)
 
 
 class RunLog:
@@ -30,7 +46,7 @@ class RunLog:
         if resume_step is not None and self.path.is_file():
             kept = [row for row in read_metrics(run_dir) if row.get("step", 0) <= resume_step]
             with atomic_path(self.path) as tmp:
-                tmp.write_text("".join(json.dumps(row) + "\n" for row in kept))
+                tmp.write_text("".join(_json_row(row) + "\n" for row in kept))
         elif self.path.exists():
             self.path.unlink()
         self.file = self.path.open("a")
@@ -40,8 +56,9 @@ class RunLog:
 
     def log(self, row: dict[str, Any]) -> None:
         """Write one row (must hold ``step``); numbers also go to TensorBoard under their key."""
-        self.file.write(json.dumps(row) + "\n")
-        self.file.flush()
+        with file_errors(self.path, "cannot write", OutputError):
+            self.file.write(_json_row(row) + "\n")
+            self.file.flush()
         for key, value in row.items():
             if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
                 self.writer.add_scalar(key, value, row["step"])

@@ -21,10 +21,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 import xtgeo
+from xtgeo.atomic import check_output, make_folder, remove_stale_temporaries
 from xtgeo.config import Config, dump_config, from_dict, load_config
 from xtgeo.data.dataset import CropDataset, PreparedData, crop_regions, open_prepared
 from xtgeo.data.samplers import TrainSampler, validation_items
-from xtgeo.errors import ConfigError, XtgeoError
+from xtgeo.errors import ConfigError, XtgeoError, reason
 from xtgeo.models import build_model
 from xtgeo.models.pretrained import resolve_weights
 from xtgeo.tasks.xview3 import HEAD_NAMES as PARTS  # one loss part per head
@@ -32,10 +33,13 @@ from xtgeo.train import distributed
 from xtgeo.train.calibrate import BEST_METRIC, Calibration, predict_candidates, search_thresholds, validation_scores
 from xtgeo.train.checkpoint import (
     CALIBRATION,
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
     WEIGHTS_FROM_CHECKPOINT,
     best_checkpoint_path,
     checkpoint_path,
     load_checkpoint,
+    load_weights,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -94,6 +98,7 @@ def run_training(
     run_dir = Path(out_dir)
     if max_steps is not None and max_steps < 1:
         raise ConfigError(f"--max-steps: must be positive, got {max_steps}")
+    check_output(run_dir, [data_dir], folder=True, flag="--out")  # (a config file there is refused as "a file")
     cfg = load_config(config_path_or_obj, overrides)
     last = checkpoint_path(run_dir)
     if resume:
@@ -107,9 +112,6 @@ def run_training(
     if not resume and cfg.model.region_encoder.pretrained_file is not None:
         resolve_weights(cfg.model.region_encoder.pretrained_file)  # a missing file: before any process starts
     data = open_prepared(data_dir, cfg.data)  # fail on a bad data folder before any process starts
-    if distributed.from_environment().main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        dump_config(cfg, run_dir / "config.yaml")
     nprocs = gpus or 1
     if nprocs > 1 and distributed.from_environment().world == 1:
         distributed.launch(nprocs, _train_process, cfg.to_dict(), str(data_dir), str(run_dir), max_steps, resume,
@@ -117,6 +119,14 @@ def run_training(
     else:
         _train_process(cfg.to_dict(), str(data_dir), str(run_dir), max_steps, resume, progress, data)
     return run_dir
+
+
+def start_run_folder(run_dir: Path, cfg: Config) -> None:
+    """Make the run folder, write ``config.yaml`` and remove temporaries a killed run left in it."""
+    make_folder(run_dir / CHECKPOINT_DIR)
+    for folder in (run_dir, run_dir / CHECKPOINT_DIR):
+        remove_stale_temporaries(folder)
+    dump_config(cfg, run_dir / CONFIG_FILE)
 
 
 def _train_process(cfg_dict: dict, data_dir: str, run_dir: str, max_steps: int | None, resume: bool,
@@ -132,6 +142,8 @@ def _train_process(cfg_dict: dict, data_dir: str, run_dir: str, max_steps: int |
         shown = progress() if progress is not None and rank.main else None
         trainer = Trainer(cfg, data or open_prepared(data_dir, cfg.data), Path(run_dir), rank, device, shown,
                           pretrained=not resume)
+        if rank.main:  # the run folder appears only once the model is built: a bad config leaves nothing
+            start_run_folder(Path(run_dir), cfg)
         trainer.fit(max_steps, resume)
     finally:
         distributed.close_group()
@@ -199,13 +211,18 @@ class Trainer:
     # --- state -----------------------------------------------------------------------------
     def restore(self) -> None:
         """Load model, optimiser, schedule, step and RNG states from ``checkpoints/last.pt``."""
-        ckpt = load_checkpoint(checkpoint_path(self.run_dir), map_location=self.device)
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.schedule.load_state_dict(ckpt["scheduler"])
-        self.step = int(ckpt["step"])
-        self.best = ckpt.get("best")
-        set_rng_state({k: v.cpu() for k, v in ckpt["rng"].items()})
+        path = checkpoint_path(self.run_dir)
+        ckpt = load_checkpoint(path, map_location=self.device)
+        load_weights(self.model, ckpt["model"], path)
+        try:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            self.schedule.load_state_dict(ckpt["scheduler"])
+            self.step = int(ckpt["step"])
+            self.best = ckpt.get("best")
+            set_rng_state({k: v.cpu() for k, v in ckpt["rng"].items()})
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
+            raise XtgeoError(f"{path}: its optimiser, schedule or random state does not fit this run "
+                             f"({reason(err)})") from None
 
     def save(self, periodic: bool = True, best: bool = False, calibration: Calibration | None = None) -> None:
         """Write (rank 0 only, each atomically) ``step_NNNNNN.pt`` and ``last.pt`` when ``periodic``,
