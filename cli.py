@@ -148,7 +148,7 @@ def score_command(
 def predict(
     scene: Annotated[Path, typer.Argument(
         help="Scene folder, VV_dB.tif, 2-band GeoTIFF, preprocessed scene, or a folder of scenes.")],
-    checkpoint: opt.Checkpoint,
+    checkpoint: opt.Checkpoints,
     out: Annotated[Path, typer.Option("--out", "-o", help="Detections file: .csv, .gpkg, .geojson or .parquet.")],
     window_size: opt.WindowSize = 4096,
     overlap: opt.Overlap = 512,
@@ -157,6 +157,9 @@ def predict(
     quicklook: opt.Quicklook = None,
     readers: opt.Readers = None,
     compile_: opt.Compile = False,
+    tta: opt.Tta = False,
+    tta_views: opt.TtaViews = None,
+    keep_land: opt.KeepLand = False,
     center_threshold: opt.CenterThreshold = None,
     nms_radius: opt.NmsRadius = None,
     vessel_threshold: opt.VesselThreshold = None,
@@ -167,14 +170,16 @@ def predict(
     Example: xtgeo predict prep/SCENE_ID --checkpoint run/checkpoints/last.pt --out det.gpkg --quicklook ql.png
 
     Example: xtgeo predict scenes/ --checkpoint last.pt --out detections.csv --device cuda --compile
+
+    Example: xtgeo predict prep/ --checkpoint a/best.pt --checkpoint b/best.pt --tta --out ensemble_tta.csv
     """
     from pipelines.predict import run
     from xtgeo.predict.scene import PredictOptions
 
     options = PredictOptions(
         window_size=window_size, overlap=overlap, batch=batch, device=device, readers=readers, compile_model=compile_,
-        center_threshold=center_threshold, nms_radius_px=nms_radius, vessel_threshold=vessel_threshold,
-        fishing_threshold=fishing_threshold,
+        tta=opt.tta_views(tta, tta_views), keep_land=keep_land, center_threshold=center_threshold,
+        nms_radius_px=nms_radius, vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold,
     )
     run(scene, checkpoint, out, options, quicklook=quicklook)
 
@@ -197,6 +202,8 @@ def calibrate(
     device: opt.Device = "auto",
     readers: opt.Readers = None,
     compile_: opt.Compile = False,
+    tta: opt.Tta = False,
+    tta_views: opt.TtaViews = None,
 ) -> None:
     """Choose the centre, vessel and fishing thresholds that maximise the xView3 aggregate on labelled scenes.
 
@@ -210,7 +217,7 @@ def calibrate(
     from xtgeo.predict.scene import PredictOptions
 
     options = PredictOptions(window_size=window_size, overlap=overlap, batch=batch, device=device, readers=readers,
-                             compile_model=compile_)
+                             compile_model=compile_, tta=opt.tta_views(tta, tta_views))
     run(checkpoint, data, out, scene_ids=scenes, json_out=json_out, options=options)
 
 

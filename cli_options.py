@@ -22,6 +22,9 @@ def default(text: str) -> str:
 # --- files and folders -----------------------------------------------------------------------
 Config = Annotated[Path, typer.Option("--config", "-c", help="Run config YAML (see configs/).")]
 Checkpoint = Annotated[Path, typer.Option("--checkpoint", help="Training checkpoint (.pt) of `xtgeo train`.")]
+Checkpoints = Annotated[list[Path], typer.Option(
+    "--checkpoint", help="Training checkpoint (.pt) of `xtgeo train`; repeat it to average an ensemble's maps "
+    "(thresholds: the first checkpoint's).")]
 PrepDir = Annotated[Path, typer.Option("--data", help="Preprocessed scenes folder PREP_DIR (of `xtgeo preprocess`).")]
 Quicklook = Annotated[Path | None, typer.Option(help="Also draw a PNG of the scene with detections by class.")]
 
@@ -46,6 +49,15 @@ Readers = Annotated[int | None, typer.Option(
 Compile = Annotated[bool, typer.Option(
     "--compile/--no-compile", help="torch.compile the model: a one-time compilation (about a minute), then faster "
     "windows; pays off from a few full scenes on a GPU.")]
+Tta = Annotated[bool, typer.Option(
+    "--tta", help="Test-time augmentation: average the maps over the 8 flips and rotations of each window "
+    "(8 times the model time).")]
+TtaViews = Annotated[str | None, typer.Option(
+    "--tta-views", help="Which views --tta averages: rot180 (2), flips (4: mirrors and rot180) or d4 (all 8); "
+    "implies --tta.")]
+KeepLand = Annotated[bool, typer.Option(
+    "--keep-land", help="Keep detections on land (the prepared land band, or owiMask.tif of a raw scene), "
+    "marked in an on_land column; by default they are dropped.")]
 CenterThreshold = Annotated[float | None, typer.Option(
     help="Centre probability a detection needs" + default("the checkpoint's") + ".")]
 NmsRadius = Annotated[int | None, typer.Option(
@@ -54,3 +66,8 @@ VesselThreshold = Annotated[float | None, typer.Option(
     help="Vessel probability for is_vessel" + default("the checkpoint's") + ".")]
 FishingThreshold = Annotated[float | None, typer.Option(
     help="Fishing probability for is_fishing (of vessels)" + default("the checkpoint's") + ".")]
+
+
+def tta_views(tta: bool, views: str | None) -> str:
+    """The test-time augmentation that ``--tta`` and ``--tta-views`` ask for (a name of TTA_VIEWS)."""
+    return views or ("d4" if tta else "none")

@@ -18,7 +18,6 @@ from rich.table import Table
 from xtgeo.atomic import check_distinct, check_output, write_json
 from xtgeo.config import PostprocessConfig
 from xtgeo.metrics import SCORE_KEYS
-from xtgeo.predict.inference import Predictor
 from xtgeo.predict.scene import PredictOptions, load_model, resolve_devices, scene_windows
 from xtgeo.train.calibrate import Calibration, open_labelled, predict_candidates, search_thresholds
 from xtgeo.train.checkpoint import CALIBRATION, load_checkpoint, save_checkpoint
@@ -46,7 +45,7 @@ def run(
     saved = load_checkpoint(checkpoint)
     model, config = load_model(checkpoint)
     scenes = open_labelled(prep_dir, scene_ids)
-    predictor = Predictor(model, resolve_devices(options.device)[0], options.batch, options.compile_model)
+    predictor = options.predictor(model, resolve_devices(options.device)[0])
     total = sum(len(scene_windows(s, options.window_size, options.overlap)) for s in scenes.sources)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:

@@ -25,6 +25,7 @@ from xtgeo.predict.inference import Predictor, WindowBatch
 from xtgeo.predict.scene import PredictOptions
 from xtgeo.predict.windows import GridWindow
 from xtgeo.preprocess import writer
+from xtgeo.preprocess.ancillary import land_window, read_raster
 from xtgeo.scene import prepared
 from xtgeo.scene.raw import DEFAULT_NODATA
 from xtgeo.synth.make import make_scene
@@ -64,13 +65,20 @@ def _write_two_band(folder: Path, out: Path) -> Path:
     return out
 
 
+def _land(folder: Path) -> np.ndarray:
+    """A raw scene's land mask on its grid, as preprocess makes it from ``owiMask.tif``."""
+    with rasterio.open(folder / "VV_dB.tif") as vv:
+        window = rasterio.windows.Window(0, 0, vv.width, vv.height)
+        return land_window(read_raster(folder / "owiMask.tif"), vv.transform, vv.crs, window)
+
+
 def _write_prepared(folder: Path, prep_dir: Path) -> Path:
     """A preprocessed scene made with :mod:`xtgeo.scene.prepared`'s writer from a raw scene's bands."""
     with rasterio.open(folder / "VV_dB.tif") as vv, rasterio.open(folder / "VH_dB.tif") as vh:
         v, h, crs, transform = vv.read(1), vh.read(1), vv.crs, vv.transform
     valid = (v != DEFAULT_NODATA) & (h != DEFAULT_NODATA)
     zeros = np.zeros_like(v)
-    bands = dict(vv_db=np.where(valid, v, 0), vh_db=np.where(valid, h, 0), valid=valid, land=zeros,
+    bands = dict(vv_db=np.where(valid, v, 0), vh_db=np.where(valid, h, 0), valid=valid, land=_land(folder),
                  shore_km=zeros, bathymetry_m=zeros)
     out = prepared.scene_dir(prep_dir, folder.name)
     out.mkdir(parents=True)
@@ -90,16 +98,21 @@ def test_every_entry_point_gives_the_same_detections(world, tmp_path):
         "prepared": _write_prepared(folder, tmp_path / "prep"),
     }
     entries["prepared_tif"] = entries["prepared"] / prepared.SCENE_FILE
-    found = {name: _read(predict.run(path, ckpt, tmp_path / f"{name}.csv", OPTIONS)) for name, path in entries.items()}
+    every = replace(OPTIONS, keep_land=True)  # the 2-band GeoTIFF has no owiMask: it cannot tell land
+    found = {name: _read(predict.run(path, ckpt, tmp_path / f"{name}.csv", every)) for name, path in entries.items()}
     reference = _positions(found["folder"])
     assert len(reference) > 0
     for name, frame in found.items():
         assert _positions(frame) == reference, name
+        on_land = frame.sort_values(["detect_scene_row", "detect_scene_column"]).on_land.to_numpy()
+        assert on_land.any() != (name == "two_band"), name
     assert set(found["folder"].scene_id) == {folder.name}
     assert set(found["two_band"].scene_id) == {"stack"}
     # The synth shoreline beside the raw scene gives distances to shore; the prepared copy has its own none.
     assert found["folder"].distance_from_shore_km.notna().all()
-    assert found["prepared"].distance_from_shore_km.isna().all()
+    prepared_copy = found["prepared"]  # no shoreline file of its own: distances known only on land (0)
+    assert prepared_copy.distance_from_shore_km.isna().tolist() == (~prepared_copy.on_land).tolist()
+    assert (prepared_copy.distance_from_shore_km[prepared_copy.on_land] == 0).all()
 
 
 def test_folder_of_scenes_all_formats_and_quicklooks(world, tmp_path):
@@ -117,6 +130,65 @@ def test_folder_of_scenes_all_formats_and_quicklooks(world, tmp_path):
     for scene_id in ids:
         png = tmp_path / f"ql.gpkg_{scene_id}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_land_detections_are_dropped_unless_kept(world, tmp_path):
+    root, scenes, ckpt, _, _ = world
+    folder = scenes[0].folder
+    land = _land(folder)
+    kept = _read(predict.run(folder, ckpt, tmp_path / "all.csv", replace(OPTIONS, keep_land=True)))
+    sea = _read(predict.run(folder, ckpt, tmp_path / "sea.csv", OPTIONS))
+    at = land[kept.detect_scene_row, kept.detect_scene_column]
+    assert at.any() and (~at).any()  # the untrained model finds peaks on land and at sea
+    assert kept.on_land.tolist() == at.tolist()
+    assert _positions(sea) == _positions(kept[~kept.on_land]) and "on_land" not in sea.columns
+    assert (kept.distance_from_shore_km[kept.on_land] == 0).all() and (sea.distance_from_shore_km > 0).all()
+
+
+def test_prepared_land_band_decides_what_is_land(world, prepared_dataset):
+    from xtgeo.predict.scene import predict_scene, scene_detections
+    from xtgeo.predict.sources import find_sources
+
+    _, _, _, config, model = world
+    source = find_sources(prepared_dataset)[0]
+    every_peak = replace(config.postprocess, center_threshold=0.0)
+    result = predict_scene(source, Predictor(model, "cpu"), replace(config, postprocess=every_peak), window_size=1024,
+                           overlap=0, keep_maps=True, keep_land=True)
+    with rasterio.open(source.scene.land.path) as src:
+        land = src.read(prepared.band_index("land")) > 0
+    kept = result.detections
+    at = land[kept.detect_scene_row, kept.detect_scene_column]
+    assert at.any() and (~at).any() and kept.on_land.tolist() == at.tolist()
+    sea = scene_detections(source, result.maps.maps, every_peak)
+    assert _positions(sea) == _positions(kept[~kept.on_land])
+    assert (kept.distance_from_shore_km[kept.on_land] == 0).all()
+
+
+def test_ensemble_tta_and_land_from_the_cli(world, tmp_path, xtgeo_cli):
+    root, scenes, ckpt, config, model = world
+    torch.manual_seed(5)
+    second = save_checkpoint(tmp_path / "second.pt", model=build_model(config.model).state_dict(),
+                             config=config.to_dict())
+    common = ("--window-size", 192, "--overlap", 32, "--device", "cpu", "--center-threshold", 0.0, "--keep-land")
+    outputs = {name: tmp_path / f"{name}.csv" for name in ("one", "two", "tta")}
+    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--out", outputs["one"], *common)
+    assert status == 0, err
+    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--checkpoint", second, "--out",
+                               outputs["two"], *common)
+    assert status == 0 and "2 checkpoint(s) × 1 view(s)" in err, err
+    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--tta-views", "flips", "--out",
+                               outputs["tta"], *common)
+    assert status == 0 and "1 checkpoint(s) × 4 view(s)" in err, err
+    one, two, tta = (pd.read_csv(outputs[name]) for name in ("one", "two", "tta"))
+    assert "on_land" in one.columns and len(two) > 0 and len(tta) > 0
+    assert _positions(one) != _positions(two) and _positions(one) != _positions(tta)
+    raw = config.to_dict()
+    other = save_checkpoint(tmp_path / "other.pt", model=model.state_dict(),
+                            config={**raw, "data": {**raw["data"], "vv_mean": -10.0}})
+    status, _, err = xtgeo_cli("predict", scenes[0].folder, "--checkpoint", ckpt, "--checkpoint", other, "--out",
+                               tmp_path / "bad.csv", *common)
+    assert status == 1 and err.count("\n") == 1 and not (tmp_path / "bad.csv").exists()
+    assert err.startswith(f"error: {other}: takes other inputs than {ckpt} (data.vv_mean: -10.0, not -18.0)")
 
 
 def test_thresholds_override_the_checkpoint(world, tmp_path):

@@ -16,6 +16,7 @@ from xtgeo.preprocess.ancillary import (
     Raster,
     bathymetry_window,
     coarse_land,
+    land_at_points,
     land_window,
     read_raster,
     resample_window,
@@ -47,6 +48,19 @@ def test_land_lookup_equals_nearest_warp(window):
     np.testing.assert_array_equal(land, warped.astype(bool))
     if window.width == WIDTH:  # the whole grid: both classes present
         assert 0 < land.mean() < 1
+
+
+@pytest.mark.parametrize("grid", [GRID, GRID @ Affine.rotation(3)], ids=["north-up", "rotated"])
+def test_land_at_points_is_the_land_mask_there(grid):
+    """Predict's per-detection lookup gives what preprocess's land band holds at those pixels."""
+    owi = coarse_raster(np.random.default_rng(1).integers(0, 3, (25, 22)).astype(np.float32))
+    window = Window(300, 200, 160, 120) if grid != GRID else Window(0, 0, WIDTH, HEIGHT)
+    land = land_window(owi, grid, CRS_UTM, window)
+    rng = np.random.default_rng(2)
+    rows, cols = rng.integers(0, window.height, 150), rng.integers(0, window.width, 150)
+    found = land_at_points(owi, grid, CRS_UTM, rows + window.row_off, cols + window.col_off)
+    np.testing.assert_array_equal(found, land[rows, cols])
+    assert found.any() and not found.all()
 
 
 @pytest.mark.parametrize("window", windows())

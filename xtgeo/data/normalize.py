@@ -14,6 +14,9 @@ import numpy as np
 
 from xtgeo.config import POLARISATIONS, DataConfig
 
+#: The ``data`` keys that decide the model input: models that agree on them take the same inputs.
+INPUT_KEYS = ("db_min", "db_max", "vv_mean", "vv_std", "vh_mean", "vh_std", "validity_channel")
+
 
 def model_input(bands: Mapping[str, np.ndarray], data: DataConfig) -> np.ndarray:
     """Normalised float32 (C, H, W) input from ``bands`` (``vv_db``, ``vh_db``, ``valid``: (H, W)).

@@ -2,8 +2,9 @@
 
 Columns: the xView3 submission columns (:data:`~xtgeo.schema.PREDICTION_COLUMNS`) first, then
 ``detect_lat, detect_lon`` (EPSG:4326, pixel centres), ``distance_from_shore_km`` (NaN where
-unknown), the head probabilities at the peak (``score, vessel_score, fishing_score``:
-:data:`xtgeo.tasks.xview3.SCORE_COLUMNS`); the geometry is the point in EPSG:4326.
+unknown, 0 on land), the head probabilities at the peak (``score, vessel_score, fishing_score``:
+:data:`xtgeo.tasks.xview3.SCORE_COLUMNS`), and ``on_land`` when land detections are kept
+(``predict --keep-land``); the geometry is the point in EPSG:4326.
 CSV (no geometry column), GeoPackage, GeoJSON (RFC 7946) and GeoParquet.
 """
 
@@ -31,8 +32,10 @@ DTYPES = {
     "detect_scene_row": "int64", "detect_scene_column": "int64", "scene_id": "object",
     "is_vessel": "bool", "is_fishing": "bool", "vessel_length_m": "float64",
     "detect_lat": "float64", "detect_lon": "float64", "distance_from_shore_km": "float64",
-    **dict.fromkeys(SCORE_COLUMNS, "float64"),
+    **dict.fromkeys(SCORE_COLUMNS, "float64"), "on_land": "bool",
 }
+#: The column that says which detections are on land, present when they are kept.
+ON_LAND = "on_land"
 
 
 def pixel_lonlat(rows: np.ndarray, cols: np.ndarray, transform: Affine,
@@ -56,7 +59,8 @@ def detections_frame(
     data = {key: detections[key] for key in detections if key in DTYPES}
     data.update(scene_id=[scene_id] * len(rows), detect_lat=lat, detect_lon=lon)
     data["distance_from_shore_km"] = np.full(len(rows), np.nan) if distance_km is None else distance_km
-    frame = pd.DataFrame(data)[list(COLUMNS)].astype(DTYPES)
+    columns = list(COLUMNS) + ([ON_LAND] if ON_LAND in detections else [])
+    frame = pd.DataFrame(data)[columns].astype({c: DTYPES[c] for c in columns})
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat), crs=WGS84)
 
 

@@ -8,7 +8,7 @@ handle). Windows without any valid pixel are skipped. Imports only numpy and tor
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Any, TypeVar
@@ -72,6 +72,30 @@ def read_batch(windows: list[GridWindow], read_window: WindowReader, pin: bool) 
     return WindowBatch(kept, x, valid)
 
 
+#: One dihedral view of a window: quarter turns (counter-clockwise), applied after a left-right mirror if True.
+View = tuple[int, bool]
+#: Test-time augmentation: the views whose outputs are averaged, by name.
+TTA_VIEWS: dict[str, tuple[View, ...]] = {
+    "none": ((0, False),),
+    "rot180": ((0, False), (2, False)),
+    "flips": ((0, False), (0, True), (2, False), (2, True)),  # identity, left-right, rot180, up-down
+    "d4": tuple((turns, mirror) for mirror in (False, True) for turns in range(4)),  # all 8
+}
+
+
+def to_view(image: torch.Tensor, view: View) -> torch.Tensor:
+    """``image`` (..., h, w) as the model sees it in ``view`` ((w, h) after an odd number of turns)."""
+    turns, mirror = view
+    return torch.rot90(image.flip(-1) if mirror else image, turns, dims=(-2, -1))
+
+
+def from_view(image: torch.Tensor, view: View) -> torch.Tensor:
+    """The inverse of :func:`to_view`: an output in ``view`` put back on the window's pixels."""
+    turns, mirror = view
+    image = torch.rot90(image, -turns, dims=(-2, -1))
+    return image.flip(-1) if mirror else image
+
+
 def head_outputs(raw: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str, torch.Tensor]:
     """Model outputs (B, 1, h, w) → probabilities / metres (B, h, w); the peak head is 0 on nodata."""
     out = {}
@@ -86,18 +110,27 @@ def head_outputs(raw: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str,
 
 
 class Predictor:
-    """Runs a model over window batches on one device, halving the batch on GPU out-of-memory.
+    """Runs a model, or an ensemble of models, over window batches on one device, halving the batch
+    on GPU out-of-memory.
 
-    ``compile_model`` applies ``torch.compile`` to the model's per-pixel stages (an :class:`~xtgeo.models.XT`):
-    the first window then takes a one-time compilation, later windows run faster.
+    Every model sees every view of ``tta`` (a name of :data:`TTA_VIEWS`); the outputs are mapped
+    back to the window's pixels, put through the heads' activations (:func:`head_outputs`) and
+    averaged: probabilities and metres, never logits. ``compile_model`` applies ``torch.compile`` to
+    each model's per-pixel stages (an :class:`~xtgeo.models.XT`): the first window then takes a
+    one-time compilation (per window shape: a second one for the turned views of a non-square
+    window), later windows run faster.
     """
 
-    def __init__(self, model: torch.nn.Module, device: torch.device | str, batch_size: int = 1,
-                 compile_model: bool = False):
+    def __init__(self, model: torch.nn.Module | Sequence[torch.nn.Module], device: torch.device | str,
+                 batch_size: int = 1, compile_model: bool = False, tta: str = "none"):
+        if tta not in TTA_VIEWS:
+            raise XtgeoError(f"--tta-views {tta}: not one of {', '.join(TTA_VIEWS)}")
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        self.models = [m.to(self.device).eval() for m in ([model] if isinstance(model, torch.nn.Module) else model)]
         if compile_model:
-            self.model.compile_pixel_stages()
+            for m in self.models:
+                m.compile_pixel_stages()
+        self.views = TTA_VIEWS[tta]
         self.batch_size = max(int(batch_size), 1)
         self.autocast = self.device.type == "cuda"
         if self.device.type == "cuda":
@@ -106,8 +139,15 @@ class Predictor:
     def _forward(self, x: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
         x = x.to(self.device, non_blocking=True)
         valid = valid.to(self.device, non_blocking=True)
+        total: dict[str, torch.Tensor] = {}
         with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
-            return head_outputs(self.model(x), valid)
+            for model in self.models:
+                for view in self.views:
+                    raw = model(to_view(x, view))
+                    out = head_outputs({name: from_view(value, view) for name, value in raw.items()}, valid)
+                    total = out if not total else {name: total[name].add_(value) for name, value in out.items()}
+            count = len(self.models) * len(self.views)
+            return total if count == 1 else {name: value.div_(count) for name, value in total.items()}
 
     def forward(self, batch: WindowBatch) -> Iterator[tuple[GridWindow, dict[str, torch.Tensor]]]:
         """(window, outputs) for every window of the batch, in chunks of the current batch size."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,11 @@ import numpy as np
 import torch
 
 from xtgeo.config import Config, PostprocessConfig, from_dict, load_config
-from xtgeo.data.normalize import model_input
+from xtgeo.data.normalize import INPUT_KEYS, model_input
 from xtgeo.errors import ConfigError, XtgeoError
 from xtgeo.models import build_model
-from xtgeo.predict.detections import detections_frame
-from xtgeo.predict.inference import Predictor, WindowReader, predict_maps
+from xtgeo.predict.detections import ON_LAND, detections_frame
+from xtgeo.predict.inference import TTA_VIEWS, Predictor, WindowReader, predict_maps
 from xtgeo.predict.postprocess import detections_from_maps
 from xtgeo.predict.sources import SceneSource
 from xtgeo.predict.windows import GridWindow, SceneMaps, WindowGrid, valid_overlap
@@ -46,6 +46,8 @@ class PredictOptions:
     device: str = "auto"  # auto, cpu, cuda (every GPU) or cuda:N
     readers: int | None = None  # window-reading threads per device; None: default_readers()
     compile_model: bool = False  # torch.compile the per-pixel stages
+    tta: str = "none"  # test-time augmentation: a name of xtgeo.predict.inference.TTA_VIEWS
+    keep_land: bool = False  # keep detections on land, with an on_land column
     center_threshold: float | None = None
     nms_radius_px: int | None = None
     vessel_threshold: float | None = None
@@ -68,6 +70,12 @@ class PredictOptions:
         if self.nms_radius_px is not None and self.nms_radius_px < 0:
             raise XtgeoError(f"--nms-radius {self.nms_radius_px}: the minimum peak separation must be 0 or "
                              f"more pixels")
+        if self.tta not in TTA_VIEWS:
+            raise XtgeoError(f"--tta-views {self.tta}: not one of {', '.join(TTA_VIEWS)}")
+
+    def predictor(self, models: torch.nn.Module | Sequence[torch.nn.Module], device: torch.device) -> Predictor:
+        """A :class:`~xtgeo.predict.inference.Predictor` of ``models`` on ``device`` with these options."""
+        return Predictor(models, device, self.batch, self.compile_model, self.tta)
 
     def overrides(self) -> tuple[str, ...]:
         """``--set``-style overrides of the ``postprocess`` section for the thresholds that are given."""
@@ -106,6 +114,31 @@ def load_model(checkpoint: str | os.PathLike, overrides: tuple[str, ...] = ()) -
         raise XtgeoError(f"{path}: {err}") from None
     load_weights(model, ckpt["model"], path)
     return model.eval(), config
+
+
+def load_models(
+    checkpoints: Sequence[str | os.PathLike], overrides: tuple[str, ...] = ()
+) -> tuple[list[torch.nn.Module], Config]:
+    """The models of one or more checkpoints (an ensemble) and the first checkpoint's config.
+
+    Thresholds are the first checkpoint's (calibrated, else its config's; ``overrides`` over them).
+    Every checkpoint must take the same inputs as the first (the ``data`` keys of
+    :data:`~xtgeo.data.normalize.INPUT_KEYS`: normalisation and validity channel); XtgeoError naming
+    the one that does not.
+    """
+    if not checkpoints:
+        raise XtgeoError("no checkpoint given")
+    first, config = load_model(checkpoints[0], overrides)
+    models = [first]
+    for path in checkpoints[1:]:
+        model, other = load_model(path)
+        for key in INPUT_KEYS:
+            given, wanted = getattr(other.data, key), getattr(config.data, key)
+            if given != wanted:
+                raise XtgeoError(f"{path}: takes other inputs than {checkpoints[0]} (data.{key}: {given!r}, not "
+                                 f"{wanted!r}); an ensemble's checkpoints must share their input normalisation")
+        models.append(model)
+    return models, config
 
 
 def _check_channels(path: Path, config: dict) -> None:
@@ -173,12 +206,26 @@ def scene_windows(source: SceneSource, window_size: int = DEFAULT_WINDOW_SIZE,
 
 
 def scene_detections(
-    source: SceneSource, maps: Mapping[str, torch.Tensor], postprocess: PostprocessConfig
+    source: SceneSource, maps: Mapping[str, torch.Tensor], postprocess: PostprocessConfig, keep_land: bool = False
 ) -> gpd.GeoDataFrame:
-    """The georeferenced detections of one scene's blended maps, with ``postprocess``'s thresholds."""
+    """The georeferenced detections of one scene's blended maps, with ``postprocess``'s thresholds.
+
+    Detections on land (:meth:`~xtgeo.predict.sources.SceneSource.land_at`) are dropped, or with
+    ``keep_land`` kept and marked in an ``on_land`` column (False everywhere when the scene does not
+    say where land is); their distance to shore is 0.
+    """
     found = detections_from_maps(maps, postprocess)
+    rows, cols = found["detect_scene_row"], found["detect_scene_column"]
+    distance = source.distance_to_shore_km(rows, cols)
+    on_land = source.land_at(rows, cols)
+    if on_land is not None:
+        distance = np.where(on_land, 0.0, np.nan if distance is None else distance)
+    if keep_land:
+        found[ON_LAND] = np.zeros(len(rows), dtype=bool) if on_land is None else on_land
+    elif on_land is not None:
+        found = {key: values[~on_land] for key, values in found.items()}
+        distance = distance[~on_land]
     scene = source.scene
-    distance = source.distance_to_shore_km(found["detect_scene_row"], found["detect_scene_column"])
     return detections_frame(found, scene.scene_id, scene.transform, scene.crs, distance)
 
 
@@ -191,15 +238,17 @@ def predict_scene(
     overlap: int = DEFAULT_OVERLAP,
     readers: int = 2,
     keep_maps: bool = False,
+    keep_land: bool = False,
     on_windows: Callable[[int], Any] | None = None,
 ) -> ScenePrediction:
     """Detect vessels in one scene with a ready :class:`~xtgeo.predict.inference.Predictor`.
 
     ``readers`` threads read windows ahead; ``on_windows(n)`` is called as windows are done (of the
-    ``len(scene_windows(...))`` in all); ``keep_maps`` keeps the blended maps in the result.
+    ``len(scene_windows(...))`` in all); ``keep_maps`` keeps the blended maps in the result;
+    ``keep_land`` keeps the detections on land (:func:`scene_detections`).
     """
     start = time.perf_counter()
     maps = predict_maps(predictor, scene_windows(source, window_size, overlap), window_reader(source, config),
                         readers=readers, on_windows=on_windows)
-    frame = scene_detections(source, maps.maps, config.postprocess)
+    frame = scene_detections(source, maps.maps, config.postprocess, keep_land)
     return ScenePrediction(source, frame, time.perf_counter() - start, maps.windows_added, maps if keep_maps else None)

@@ -19,9 +19,13 @@ from rasterio.windows import Window
 from xtgeo.atomic import is_temporary
 from xtgeo.errors import SceneError, XtgeoError, file_errors
 from xtgeo.predict.windows import GridWindow
+from xtgeo.preprocess.ancillary import land_at_points, read_raster
 from xtgeo.scene import prepared
-from xtgeo.scene.raw import VV_FILE, Scene, open_scene, valid_pixels
+from xtgeo.scene.raw import VV_FILE, BandRef, Scene, open_scene, valid_pixels
 from xtgeo.scene.shoreline import distance_at_points_km, read_shoreline
+
+#: The ancillary raster of a raw scene that marks land (value 1; 0 sea, 2 ice).
+OWI_MASK = "owiMask"
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,11 @@ class SceneSource:
 
     scene: Scene
     shoreline: Path | None = None
+
+    @property
+    def has_land(self) -> bool:
+        """Whether the scene says where land is: a prepared ``land`` band, or a raw scene's ``owiMask.tif``."""
+        return self.scene.land is not None or OWI_MASK in self.scene.ancillary
 
     @property
     def scene_id(self) -> str:
@@ -54,6 +63,19 @@ class SceneSource:
             valid &= bands["valid"] > 0
         return {"vv_db": vv, "vh_db": vh, "valid": valid}
 
+    def land_at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+        """Whether each pixel (row, col) is land: the prepared ``land`` band, or a raw scene's
+        ``owiMask.tif`` == 1 resampled to the scene grid (nearest neighbour, as preprocess does);
+        None when the scene has neither."""
+        if self.scene.land is not None:
+            return band_at(self.scene.land, rows, cols) > 0
+        if OWI_MASK not in self.scene.ancillary:
+            return None
+        path = self.scene.ancillary[OWI_MASK]
+        with file_errors(path, "unreadable GeoTIFF"):
+            owi_mask = read_raster(path)
+        return land_at_points(owi_mask, self.scene.transform, self.scene.crs, rows, cols)
+
     def distance_to_shore_km(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
         """Distance (km) from each pixel to the shoreline; None without a shoreline file."""
         if self.shoreline is None:
@@ -61,6 +83,20 @@ class SceneSource:
         points = np.stack([rows, cols], axis=1)
         distance = distance_at_points_km(points, read_shoreline(self.shoreline), self.scene.pixel_size_m)
         return np.where(np.isfinite(distance), distance, np.nan)
+
+
+def band_at(ref: BandRef, rows: np.ndarray, cols: np.ndarray, block: int = prepared.TILE) -> np.ndarray:
+    """One band's values (float32) at pixels (row, col), reading each ``block``-px square once."""
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    values = np.zeros(len(rows), dtype=np.float32)
+    with file_errors(ref.path, f"cannot read band {ref.index}"), rasterio.open(ref.path) as src:
+        keys = (rows // block) * (src.width // block + 1) + cols // block
+        for key in np.unique(keys):
+            at = keys == key
+            top, left = int(rows[at][0]) // block * block, int(cols[at][0]) // block * block
+            window = Window(left, top, min(block, src.width - left), min(block, src.height - top))
+            values[at] = src.read(ref.index, window=window)[rows[at] - top, cols[at] - left]
+    return values
 
 
 def _shoreline(parent: Path, scene_id: str) -> Path | None:

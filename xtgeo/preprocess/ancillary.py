@@ -177,6 +177,24 @@ def land_window(owi_mask: Raster, grid_transform: Affine, grid_crs: CRS, window:
     return np.repeat(np.repeat(padded[np.ix_(row_values, col_values)], row_counts, axis=0), col_counts, axis=1)
 
 
+def land_at_points(
+    owi_mask: Raster, grid_transform: Affine, grid_crs: CRS, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """:func:`land_window`'s value at each (row, col) pixel of the grid, without building a window."""
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    m = _pixel_map(owi_mask, grid_transform, grid_crs)
+    if m is None:
+        return np.array([land_window(owi_mask, grid_transform, grid_crs, Window(c, r, 1, 1))[0, 0]
+                         for r, c in zip(rows.tolist(), cols.tolist())], dtype=bool)
+    indicator = owi_mask.data == OWI_LAND
+    row_index, row_in = _nearest_index((rows + 0.5) * m.e + m.f, indicator.shape[0])
+    col_index, col_in = _nearest_index((cols + 0.5) * m.a + m.c, indicator.shape[1])
+    inside = row_in & col_in
+    land = np.zeros(len(rows), dtype=bool)
+    land[inside] = indicator[row_index[inside], col_index[inside]]
+    return land
+
+
 def coarse_land(
     owi_mask: Raster, grid_transform: Affine, grid_crs: CRS, height: int, width: int, factor: int
 ) -> CoarseLand:

@@ -100,9 +100,9 @@ def open_scene(folder: str | os.PathLike) -> Scene:
         crs, transform, height, width = src.crs, src.transform, src.height, src.width
     if descriptions != BANDS:
         raise SceneError(f"{tif}: band descriptions {descriptions} are not {BANDS}")
-    ref = {name: BandRef(tif, band_index(name)) for name in ("vv_db", "vh_db", "valid")}
+    ref = {name: BandRef(tif, band_index(name)) for name in ("vv_db", "vh_db", "valid", "land")}
     return Scene(folder.name, folder, ref["vv_db"], ref["vh_db"], {}, height, width, crs, transform, DEFAULT_NODATA,
-                 valid=ref["valid"])
+                 valid=ref["valid"], land=ref["land"])
 
 
 def read_bands(

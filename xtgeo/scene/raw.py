@@ -61,8 +61,9 @@ class BandRef:
 class Scene:
     """A validated scene: where VV, VH and ancillary rasters are, and the 10 m grid they share.
 
-    ``valid`` is the validity band of a preprocessed scene (:func:`xtgeo.scene.prepared.open_scene`);
-    raw scenes have none (validity is where VV and VH hold data).
+    ``valid`` and ``land`` are the validity and land bands of a preprocessed scene
+    (:func:`xtgeo.scene.prepared.open_scene`); raw scenes have neither (validity is where VV and VH
+    hold data, land is where ``owiMask.tif`` says 1).
     """
 
     scene_id: str
@@ -76,6 +77,7 @@ class Scene:
     transform: Affine
     nodata: float
     valid: BandRef | None = None
+    land: BandRef | None = None
 
     @property
     def pixel_size_m(self) -> float:
