@@ -9,13 +9,14 @@ scored with the official xView3 metric on the held-out labelled scenes of ``--te
 - ``ensemble, calibrated``: the maps of several checkpoints averaged, thresholds calibrated so.
 
 The calibration scenes are the validation scenes of the run's config in ``--data`` (or
-``--val-scenes``); they are never test scenes. Each model predicts every scene once, at the
+``--val-scenes``); they should not be test scenes. Each model predicts every scene once, at the
 lowest centre threshold searched (:mod:`xtgeo.train.calibrate`); thresholds are then filters and
 re-counts, so the rows of one model share its predictions. ``predict s`` is the time to predict
 the test scenes, ``calibrate s`` the time to predict the calibration scenes and search. The
-single checkpoint is the run's ``best.pt`` (else ``last.pt``); the ensemble is the last
-``--ensemble-last`` step checkpoints of the run, or ``best.pt`` of every further ``--run``, or
-every ``--ensemble`` checkpoint given. Prints a table; ``--json`` writes every score key per row.
+single checkpoint is ``--checkpoint``, or the run's ``best.pt`` (else ``last.pt``); the ensemble
+is every ``--ensemble`` checkpoint given, or ``best.pt`` of every ``--run`` when there are several,
+or the last ``--ensemble-last`` step checkpoints of the run. Prints a table; ``--json`` writes
+every score key per row.
 
 Example: python benchmarks/quality.py --run runs/xl --data prep --test prep_test --ensemble-last 3 --device cuda
 """
@@ -67,9 +68,15 @@ def _run_checkpoint(run: Path) -> Path:
     return best if best.is_file() else checkpoint_path(run)
 
 
+def _single(args: argparse.Namespace) -> Path:
+    return args.checkpoint or _run_checkpoint(args.run[0])
+
+
 def _ensemble(args: argparse.Namespace) -> tuple[Path, ...]:
     if args.ensemble:
         return tuple(args.ensemble)
+    if not args.run:
+        return ()
     if len(args.run) > 1:
         return tuple(_run_checkpoint(run) for run in args.run)
     steps = sorted((args.run[0] / CHECKPOINT_DIR).glob("step_*.pt"))[-args.ensemble_last:]
@@ -77,7 +84,7 @@ def _ensemble(args: argparse.Namespace) -> tuple[Path, ...]:
 
 
 def _systems(args: argparse.Namespace) -> list[System]:
-    single = _run_checkpoint(args.run[0])
+    single = _single(args)
     systems = [System("single", (single,), with_config_row=True)]
     if args.tta_views != "none":
         systems.append(System(f"TTA {args.tta_views}", (single,), args.tta_views))
@@ -95,7 +102,7 @@ def _config_thresholds(checkpoint: Path) -> PostprocessConfig:
 def _calibration_scenes(args: argparse.Namespace) -> LabelledScenes:
     if args.val_scenes:
         return open_labelled(args.data, args.val_scenes)
-    config = load_config(load_checkpoint(_run_checkpoint(args.run[0]))["config"])
+    config = load_config(load_checkpoint(_single(args))["config"])
     split = open_prepared(args.data, config.data)
     return open_labelled(args.data, [split.scenes[i].scene_id for i in split.val_ids])
 
@@ -136,10 +143,12 @@ def _evaluate(system: System, args: argparse.Namespace, val: LabelledScenes, tes
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, action="append", required=True,
-                        help="Run folder (repeat: the ensemble is their best.pt checkpoints).")
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--run", type=Path, action="append",
+                       help="Run folder (repeat: the ensemble is their best.pt checkpoints).")
+    model.add_argument("--checkpoint", type=Path, help="The single checkpoint, instead of a run's best.pt.")
     parser.add_argument("--data", type=Path, required=True,
-                        help="The run's PREP_DIR (its validation scenes calibrate).")
+                        help="The training PREP_DIR: its validation scenes (by the checkpoint's config) calibrate.")
     parser.add_argument("--test", type=Path, required=True, help="PREP_DIR of held-out labelled scenes.")
     parser.add_argument("--val-scenes", nargs="+", help="Calibrate on these scenes of --data instead.")
     parser.add_argument("--test-scenes", nargs="+", help="Score only these scenes of --test.")

@@ -164,6 +164,21 @@ def test_prepared_land_band_decides_what_is_land(world, prepared_dataset):
     assert (kept.distance_from_shore_km[kept.on_land] == 0).all()
 
 
+def test_max_detections_keeps_the_strongest(world):
+    from xtgeo.predict.scene import predict_scene, scene_detections
+    from xtgeo.predict.sources import find_sources
+
+    root, scenes, _, config, model = world
+    source = find_sources(scenes[0].folder)[0]
+    every_peak = replace(config.postprocess, center_threshold=0.0)
+    result = predict_scene(source, Predictor(model, "cpu"), replace(config, postprocess=every_peak), window_size=192,
+                           overlap=32, keep_maps=True)
+    strongest = scene_detections(source, result.maps.maps, every_peak, max_detections=10)
+    assert len(result.detections) > 10 and len(strongest) == 10
+    assert strongest.score.min() >= result.detections.score.nlargest(10).min()
+    assert _positions(strongest) == _positions(result.detections.iloc[:10])
+
+
 def test_ensemble_tta_and_land_from_the_cli(world, tmp_path, xtgeo_cli):
     root, scenes, ckpt, config, model = world
     torch.manual_seed(5)

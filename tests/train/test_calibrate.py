@@ -98,3 +98,28 @@ def test_calibrate_command_writes_a_new_checkpoint_that_predict_uses(smoke_run, 
     status, _, err = xtgeo_cli("calibrate", "--checkpoint", source, "--data", prepared_dataset, "--scenes", "nope",
                                "--out", tmp_path / "x.pt")
     assert status == 1 and "no prepared scene nope" in err and not (tmp_path / "x.pt").exists()
+
+
+def test_capped_candidates_are_searched_only_where_they_are_complete():
+    """A scene cut at the candidate cap holds every peak above its weakest candidate only: the
+    search tries no centre threshold below it, though lower ones would score better here."""
+    import pandas as pd
+
+    from xtgeo.config import PostprocessConfig
+    from xtgeo.train.calibrate import ThresholdGrid, search_thresholds
+
+    objects = [(100, 100), (200, 300), (300, 500)]
+    labels = pd.DataFrame({"scene_id": "s", "detect_scene_row": [r for r, _ in objects],
+                           "detect_scene_column": [c for _, c in objects], "is_vessel": True, "is_fishing": False,
+                           "vessel_length_m": 50.0, "distance_from_shore_km": 30.0, "confidence": "HIGH"})
+    false_alarms = [(600, 100), (650, 300)]
+    rows, cols = zip(*(objects + false_alarms))
+    candidates = pd.DataFrame({"scene_id": "s", "detect_scene_row": rows, "detect_scene_column": cols,
+                               "score": [0.04, 0.04, 0.04, 0.5, 0.3], "vessel_score": 0.9, "fishing_score": 0.1,
+                               "vessel_length_m": 50.0})
+    start, grid = PostprocessConfig(center_threshold=0.6), ThresholdGrid(center=(0.02, 0.05, 0.2))
+    free = search_thresholds(candidates, labels, None, start, ["s"], grid)
+    assert free.thresholds["center_threshold"] == 0.02 and free.after > free.before and free.complete_above == 0
+    capped = search_thresholds(candidates.iloc[[3, 4, 0]], labels, None, start, ["s"], grid, max_per_scene=3)
+    assert capped.complete_above == pytest.approx(0.04) and capped.thresholds["center_threshold"] >= 0.04
+    assert capped.after < free.after

@@ -206,25 +206,32 @@ def scene_windows(source: SceneSource, window_size: int = DEFAULT_WINDOW_SIZE,
 
 
 def scene_detections(
-    source: SceneSource, maps: Mapping[str, torch.Tensor], postprocess: PostprocessConfig, keep_land: bool = False
+    source: SceneSource,
+    maps: Mapping[str, torch.Tensor],
+    postprocess: PostprocessConfig,
+    keep_land: bool = False,
+    max_detections: int | None = None,
 ) -> gpd.GeoDataFrame:
     """The georeferenced detections of one scene's blended maps, with ``postprocess``'s thresholds.
 
     Detections on land (:meth:`~xtgeo.predict.sources.SceneSource.land_at`) are dropped, or with
     ``keep_land`` kept and marked in an ``on_land`` column (False everywhere when the scene does not
-    say where land is); their distance to shore is 0.
+    say where land is); their distance to shore is 0. ``max_detections`` keeps the strongest so many.
     """
-    found = detections_from_maps(maps, postprocess)
+    found = detections_from_maps(maps, postprocess)  # strongest first
+    on_land = source.land_at(found["detect_scene_row"], found["detect_scene_column"])
+    if on_land is not None and not keep_land:
+        found = {key: values[~on_land] for key, values in found.items()}
+        on_land = on_land[~on_land]
+    if max_detections is not None:
+        found = {key: values[:max_detections] for key, values in found.items()}
+        on_land = None if on_land is None else on_land[:max_detections]
     rows, cols = found["detect_scene_row"], found["detect_scene_column"]
     distance = source.distance_to_shore_km(rows, cols)
-    on_land = source.land_at(rows, cols)
     if on_land is not None:
         distance = np.where(on_land, 0.0, np.nan if distance is None else distance)
     if keep_land:
         found[ON_LAND] = np.zeros(len(rows), dtype=bool) if on_land is None else on_land
-    elif on_land is not None:
-        found = {key: values[~on_land] for key, values in found.items()}
-        distance = distance[~on_land]
     scene = source.scene
     return detections_frame(found, scene.scene_id, scene.transform, scene.crs, distance)
 
@@ -239,16 +246,17 @@ def predict_scene(
     readers: int = 2,
     keep_maps: bool = False,
     keep_land: bool = False,
+    max_detections: int | None = None,
     on_windows: Callable[[int], Any] | None = None,
 ) -> ScenePrediction:
     """Detect vessels in one scene with a ready :class:`~xtgeo.predict.inference.Predictor`.
 
     ``readers`` threads read windows ahead; ``on_windows(n)`` is called as windows are done (of the
     ``len(scene_windows(...))`` in all); ``keep_maps`` keeps the blended maps in the result;
-    ``keep_land`` keeps the detections on land (:func:`scene_detections`).
+    ``keep_land`` keeps the detections on land, ``max_detections`` only the strongest (:func:`scene_detections`).
     """
     start = time.perf_counter()
     maps = predict_maps(predictor, scene_windows(source, window_size, overlap), window_reader(source, config),
                         readers=readers, on_windows=on_windows)
-    frame = scene_detections(source, maps.maps, config.postprocess, keep_land)
+    frame = scene_detections(source, maps.maps, config.postprocess, keep_land, max_detections)
     return ScenePrediction(source, frame, time.perf_counter() - start, maps.windows_added, maps if keep_maps else None)

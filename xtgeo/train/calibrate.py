@@ -42,6 +42,9 @@ from xtgeo.train.checkpoint import THRESHOLD_KEYS
 
 #: The validation metric (a ``metrics.jsonl`` key) that picks ``best.pt``.
 BEST_METRIC = "val_calibrated_aggregate"
+#: Candidates kept per scene, the strongest. A weak model (early in training) can have millions of
+#: peaks above 0.01 in a full scene; with the cap, a scene's search starts at its weakest candidate.
+MAX_CANDIDATES_PER_SCENE = 20_000
 
 
 def _steps(low: float, high: float, step: float) -> tuple[float, ...]:
@@ -73,6 +76,8 @@ class Calibration:
     scores_before: dict[str, float]
     scores_after: dict[str, float]
     scenes: tuple[str, ...]
+    #: The lowest centre threshold tried because candidates were capped (0: none were).
+    complete_above: float = 0.0
 
     @property
     def before(self) -> float:
@@ -86,7 +91,7 @@ class Calibration:
         """Plain values (JSON and ``weights_only`` checkpoints): ``before``, ``after``, ``thresholds``, ..."""
         return {"before": self.before, "after": self.after, "thresholds": dict(self.thresholds),
                 "scores_before": dict(self.scores_before), "scores_after": dict(self.scores_after),
-                "scenes": list(self.scenes)}
+                "scenes": list(self.scenes), "complete_above": self.complete_above}
 
     def apply(self, postprocess: PostprocessConfig) -> PostprocessConfig:
         """``postprocess`` with the calibrated thresholds."""
@@ -144,15 +149,24 @@ def predict_candidates(
     grid: ThresholdGrid = ThresholdGrid(),
     on_windows: Callable[[int], Any] | None = None,
 ) -> pd.DataFrame:
-    """Every scene's detections at the grid's lowest centre threshold (the candidates of a search);
-    ``options`` gives the windows and readers, ``on_windows(n)`` is called as windows are done."""
+    """Every scene's detections at the grid's lowest centre threshold, at most the strongest
+    :data:`MAX_CANDIDATES_PER_SCENE` (the candidates of a search); ``options`` gives the windows and
+    readers, ``on_windows(n)`` is called as windows are done."""
     low = candidate_config(config, grid)
     readers = options.readers or default_readers([predictor.device])
     return concat_frames([
         predict_scene(source, predictor, low, window_size=options.window_size, overlap=options.overlap,
-                      readers=readers, on_windows=on_windows).detections
+                      readers=readers, max_detections=MAX_CANDIDATES_PER_SCENE, on_windows=on_windows).detections
         for source in sources
     ])
+
+
+def complete_above(candidates: pd.DataFrame, max_per_scene: int = MAX_CANDIDATES_PER_SCENE) -> float:
+    """The lowest centre threshold at which the candidates are every detection predict would find:
+    the weakest candidate of the scenes cut at ``max_per_scene`` (0 when none was cut)."""
+    scores = candidates.groupby("scene_id")[PEAK_HEAD.score_column].agg(["size", "min"])
+    cut = scores[scores["size"] >= max_per_scene]
+    return float(cut["min"].max()) if len(cut) else 0.0
 
 
 def _class_scores(candidates: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -180,19 +194,24 @@ def search_thresholds(
     start: PostprocessConfig,
     scene_ids: Sequence[str],
     grid: ThresholdGrid = ThresholdGrid(),
+    max_per_scene: int = MAX_CANDIDATES_PER_SCENE,
 ) -> Calibration:
     """The thresholds of ``grid`` (and ``start``) with the best aggregate on ``scene_ids``.
 
     ``candidates`` are predict's detections of those scenes at ``grid.lowest_center(start)`` or
-    below (columns ``score``, ``vessel_score``, ``fishing_score`` and the submission columns);
+    below (columns ``score``, ``vessel_score``, ``fishing_score`` and the submission columns),
+    as :func:`predict_candidates` gives them (at most ``max_per_scene`` per scene, the strongest):
+    centre thresholds below :func:`complete_above` are
+    not tried (and the starting one, when it is below, is scored on the candidates as they are);
     ``labels`` and ``shore_root`` are scored as by ``xtgeo score`` (official options).
     """
     options = ScoreOptions(scene_ids=tuple(scene_ids))
+    floor = complete_above(candidates, max_per_scene)
     class_thresholds = [(start.vessel_threshold, start.fishing_threshold),
                         *((v, f) for v in grid.vessel for f in grid.fishing)]
     before: dict[str, float] | None = None
     best_aggregate, best, after = -1.0, start, {}
-    for center in (start.center_threshold, *grid.center):
+    for center in (start.center_threshold, *(c for c in grid.center if c >= floor)):
         kept = with_thresholds(candidates, dataclasses.replace(start, center_threshold=center))
         matched = score(kept, labels, shore_root, options, any_classes=True)
         for vessel, fishing in class_thresholds:
@@ -205,7 +224,8 @@ def search_thresholds(
             if result.aggregate > best_aggregate:
                 best_aggregate, best, after = result.aggregate, thresholds, result.scores()
     assert before is not None
-    return Calibration({key: float(getattr(best, key)) for key in THRESHOLD_KEYS}, before, after, tuple(scene_ids))
+    return Calibration({key: float(getattr(best, key)) for key in THRESHOLD_KEYS}, before, after, tuple(scene_ids),
+                       floor)
 
 
 def validation_scores(calibration: Calibration) -> dict[str, float]:
