@@ -8,10 +8,11 @@ scored with the official xView3 metric on the held-out labelled scenes of ``--te
 - ``calibrated + TTA``: maps averaged over ``--tta-views``, thresholds calibrated with TTA too;
 - ``ensemble, calibrated``: the maps of several checkpoints averaged, thresholds calibrated so.
 
-The calibration scenes are the validation scenes of the run's config in ``--data`` (or
-``--val-scenes``); they should not be test scenes. Each model predicts every scene once, at the
-lowest centre threshold searched (:mod:`xtgeo.train.calibrate`); thresholds are then filters and
-re-counts, so the rows of one model share its predictions. ``predict s`` is the time to predict
+The calibration scenes are in ``--data``: ``--val-scenes``, else the validation scenes of the
+checkpoint's config, else (a config that names none) every labelled scene there; they should not
+be test scenes. Each model predicts every scene once, at the lowest centre threshold searched
+(:mod:`xtgeo.train.calibrate`); thresholds are then filters and re-counts, so the rows of one
+model share its predictions. ``predict s`` is the time to predict
 the test scenes, ``calibrate s`` the time to predict the calibration scenes and search. The
 single checkpoint is ``--checkpoint``, or the run's ``best.pt`` (else ``last.pt``); the ensemble
 is every ``--ensemble`` checkpoint given, or ``best.pt`` of every ``--run`` when there are several,
@@ -19,6 +20,8 @@ or the last ``--ensemble-last`` step checkpoints of the run. Prints a table; ``-
 every score key per row.
 
 Example: python benchmarks/quality.py --run runs/xl --data prep --test prep_test --ensemble-last 3 --device cuda
+Example: python benchmarks/quality.py --run W/runs/xl_s0 --run W/runs/xl_s1 --run W/runs/xl_s2 \
+    --data W/data/val_prep --test W/data/test_prep --window-size 2048 --overlap 512 --device cuda
 """
 
 from __future__ import annotations
@@ -100,9 +103,12 @@ def _config_thresholds(checkpoint: Path) -> PostprocessConfig:
 
 
 def _calibration_scenes(args: argparse.Namespace) -> LabelledScenes:
+    """``--val-scenes``, else the validation scenes of the checkpoint's config, else every labelled scene."""
     if args.val_scenes:
         return open_labelled(args.data, args.val_scenes)
     config = load_config(load_checkpoint(_single(args))["config"])
+    if not (config.data.val_scenes or config.data.val_scenes_count):
+        return open_labelled(args.data)
     split = open_prepared(args.data, config.data)
     return open_labelled(args.data, [split.scenes[i].scene_id for i in split.val_ids])
 
@@ -148,7 +154,7 @@ def main() -> None:
                        help="Run folder (repeat: the ensemble is their best.pt checkpoints).")
     model.add_argument("--checkpoint", type=Path, help="The single checkpoint, instead of a run's best.pt.")
     parser.add_argument("--data", type=Path, required=True,
-                        help="The training PREP_DIR: its validation scenes (by the checkpoint's config) calibrate.")
+                        help="PREP_DIR of the calibration scenes (see --val-scenes and the module doc).")
     parser.add_argument("--test", type=Path, required=True, help="PREP_DIR of held-out labelled scenes.")
     parser.add_argument("--val-scenes", nargs="+", help="Calibrate on these scenes of --data instead.")
     parser.add_argument("--test-scenes", nargs="+", help="Score only these scenes of --test.")
