@@ -58,7 +58,7 @@ def quicklook(
     shape = (max(1, round(scene.height / factor)), max(1, round(scene.width / factor)))
     with rasterio.open(scene.vv.path) as src:
         vv = src.read(scene.vv.index, out_shape=shape, resampling=Resampling.nearest, masked=True)
-        if scene.valid is not None:  # a preprocessed scene stores nodata as 0 dB + a valid band
+        if scene.valid is not None:  # a preprocessed scene: its valid band is the truth (format 1 stored 0 dB)
             valid = src.read(scene.valid.index, out_shape=shape, resampling=Resampling.nearest)
             vv = np.ma.masked_where(valid == 0, vv)
     fig = Figure(figsize=(8, 8 * shape[0] / shape[1] + 0.6), dpi=120)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
+import tifffile
 from dask.distributed import Client, LocalCluster
 from rasterio.crs import CRS
 
@@ -19,6 +20,7 @@ from tests.hostile import corrupt_tile, run_on_small_disk, xtgeo_command
 from tests.oracles import PIXEL_SIZE_M, distance_to_land_km
 from xtgeo.atomic import is_temporary
 from xtgeo.errors import LabelError, OutputError
+from xtgeo.preprocess import writer
 from xtgeo.preprocess.contours import land_contours
 from xtgeo.preprocess.distance import DEFAULT_SHORE_CAP_KM
 from xtgeo.preprocess.run import run_preprocess
@@ -74,17 +76,28 @@ def test_bands_georeferencing_and_shoreline_are_right(scenes, prep):
     for sid in scene_ids(scenes):
         vv, profile = read_source(scenes / sid / "VV_dB.tif")
         vh, _ = read_source(scenes / sid / "VH_dB.tif")
-        with rasterio.open(out / sid / prepared.SCENE_FILE) as src:
-            assert src.descriptions == prepared.BANDS
-            assert (src.height, src.width, src.crs) == (profile["height"], profile["width"], profile["crs"])
-            assert src.transform == profile["transform"]
-            assert src.profile["tiled"] and src.compression is not None
         bands = prepared.read_bands(out / sid)
         valid = np.isfinite(vv) & np.isfinite(vh) & (vv != profile["nodata"]) & (vh != profile["nodata"])
         assert 0 < valid.sum() < valid.size  # synth scenes have a nodata swath edge
         np.testing.assert_array_equal(bands["valid"], valid)
-        np.testing.assert_array_equal(bands["vv_db"], np.where(valid, vv, 0))
-        np.testing.assert_array_equal(bands["vh_db"], np.where(valid, vh, 0))
+        np.testing.assert_array_equal(bands["vv_db"], np.where(valid, vv, np.nan))  # NaN: the file's nodata
+        np.testing.assert_array_equal(bands["vh_db"], np.where(valid, vh, np.nan))
+        with rasterio.open(out / sid / prepared.SCENE_FILE) as src:
+            assert src.descriptions == prepared.BANDS
+            assert src.units == ("dB", "dB", None, None, "km", "m")
+            assert (src.height, src.width, src.crs) == (profile["height"], profile["width"], profile["crs"])
+            assert src.transform == profile["transform"]
+            assert src.profile["tiled"] and src.compression is not None and np.isnan(src.nodata)
+            assert src.overviews(1) == []  # half of it is no longer than 256 px: it needs none
+            tags = src.tags(1)
+            assert float(tags["STATISTICS_MEAN"]) == pytest.approx(vv[valid].mean(dtype=np.float64), rel=1e-6)
+            assert float(tags["STATISTICS_MAXIMUM"]) == vv[valid].max()
+            assert float(tags["STATISTICS_VALID_PERCENT"]) == pytest.approx(100 * valid.mean())
+            assert float(src.tags(3)["STATISTICS_MEAN"]) == pytest.approx(valid.mean())
+            shore = src.tags(prepared.band_index("shore_km"))  # no overview: from the full band, exact
+            assert "STATISTICS_APPROXIMATE" not in shore
+            assert float(shore["STATISTICS_MAXIMUM"]) == bands["shore_km"].max()
+            assert float(shore["STATISTICS_MEAN"]) == pytest.approx(bands["shore_km"].mean(dtype=np.float64))
 
         land = bands["land"].astype(bool)
         np.testing.assert_array_equal(land, expected_land(scenes / sid, profile))
@@ -259,9 +272,26 @@ def test_tile_appended_scene_equals_the_gdal_written_one(synth_dataset, client, 
     for sid in scene_ids(synth_dataset):
         tif = tmp_path / "appended" / sid / prepared.SCENE_FILE
         with rasterio.open(tif) as src, rasterio.open(tmp_path / "written" / sid / prepared.SCENE_FILE) as ref:
-            assert src.profile == ref.profile and src.descriptions == prepared.BANDS
+            assert src.profile.keys() == ref.profile.keys() and src.descriptions == prepared.BANDS
+            assert all(src.profile[k] == ref.profile[k] or k == "nodata" for k in src.profile)  # NaN != NaN
             assert src.block_shapes == [(prepared.TILE, prepared.TILE)] * len(prepared.BANDS)
             np.testing.assert_array_equal(src.read(), ref.read())
+            assert src.overviews(1) == ref.overviews(1) == [4]
+            with tifffile.TiffFile(tif) as layout:  # directories and metadata before every tile
+                first_tile = min(int(o) for page in layout.pages for o in page.dataoffsets if o)
+                assert max(page.offset for page in layout.pages) < first_tile
+                assert layout.pages.first.tags[writer.GDAL_METADATA_TAG].valueoffset < first_tile
+            assert src.tags(prepared.band_index("bathymetry_m"))["STATISTICS_APPROXIMATE"] == "YES"
+            assert src.units == ref.units and src.tags(1).keys() == ref.tags(1).keys()
+            for key, value in src.tags(1).items():  # block sums in another order: the last digits differ
+                assert float(value) == pytest.approx(float(ref.tags(1)[key]), rel=1e-9), key
+            with rasterio.open(tif, overview_level=0) as ours, rasterio.open(ref.name, overview_level=0) as gdals:
+                mine, theirs = ours.read(), gdals.read()
+            # The workers' overview (2 x 2 means of 2 x 2 means) and GDAL's average of 4 x 4 pixels agree
+            # wherever all 16 pixels hold data (along the swath edge the finite ones are weighted otherwise).
+            full = theirs[prepared.band_index("valid") - 1] == 1
+            assert full.mean() > 0.9
+            np.testing.assert_allclose(mine[:, full], theirs[:, full], rtol=1e-5, atol=1e-6)
         assert prepared.is_complete(tmp_path / "appended", sid)
         folder = tmp_path / "appended" / sid
         assert sorted(p.name for p in folder.iterdir()) == sorted([prepared.SCENE_FILE, prepared.META_FILE])

@@ -59,7 +59,7 @@ class SceneSource:
             bands.update(zip(names, data))
         vv, vh = bands["vv_db"], bands["vh_db"]
         valid = valid_pixels(vv, vh, self.scene.nodata)
-        if self.scene.valid is not None:  # a prepared scene: its own validity (nodata there is 0 dB)
+        if self.scene.valid is not None:  # a prepared scene: its valid band is the truth (format 1 stored 0 dB)
             valid &= bands["valid"] > 0
         return {"vv_db": vv, "vh_db": vh, "valid": valid}
 

@@ -11,7 +11,6 @@ blocks of many scenes run in parallel and in any order.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import rasterio
@@ -29,6 +28,7 @@ from xtgeo.preprocess.distance import (
     distance_window,
     union_window,
 )
+from xtgeo.scene import prepared
 from xtgeo.scene.raw import BandRef, Scene, valid_pixels
 
 #: Histogram range and bin width (dB) behind the VV/VH percentiles in ``meta.json``.
@@ -154,12 +154,12 @@ def scene_coarse_land(scene: Scene, factor: int = COARSE_FACTOR) -> CoarseLand:
 
 @worker_task
 def prepare_block(
-    scene: Scene, window: Window, coarse: CoarseLand, cap_px: int, tif: Path | None = None
+    scene: Scene, window: Window, coarse: CoarseLand, cap_px: int, target: writer.AppendTarget | None = None
 ) -> Block:
     """Process one window of ``scene`` (needs owiMask and bathymetry; ``coarse`` from :func:`scene_coarse_land`).
 
-    With ``tif`` (a ``scene.tif`` being made by :class:`xtgeo.preprocess.writer.TileTable`) the bands' tiles are
-    compressed and appended to it instead of returned.
+    With ``target`` (a ``scene.tif`` being made by :class:`xtgeo.preprocess.writer.TileTable`) the tiles of
+    the bands and of their overviews are compressed and appended to it instead of returned.
     """
     if cap_px < 1:
         raise ValueError(f"cap_px must be at least 1, got {cap_px}")
@@ -167,8 +167,8 @@ def prepare_block(
     valid = valid_pixels(vv, vh, scene.nodata)
     all_valid = bool(valid.all())
     if not all_valid:
-        vv[~valid] = 0
-        vh[~valid] = 0
+        vv[~valid] = prepared.NODATA
+        vh[~valid] = prepared.NODATA
 
     # The official contour tracing reads one extra row and column past each block (see xtgeo.scene.shoreline).
     plus_one = Window(
@@ -201,8 +201,8 @@ def prepare_block(
     }
     stats = {name: BandStats.of(bands[name], None if all_valid else valid) for name in ("vv_db", "vh_db")}
     counts = {name: int(np.count_nonzero(bands[name])) for name in ("valid", "land")}
-    if tif is None:
+    if target is None:
         return Block(window, bands, contours, stats, counts)
-    with file_errors(tif, "cannot write", OutputError):
-        tiles = writer.append_tiles(tif, writer.encode_tiles(window, bands))
+    with file_errors(target.path, "cannot write", OutputError):
+        tiles = writer.append_tiles(target.path, writer.encode_block(window, bands, target.factors))
     return Block(window, None, contours, stats, counts, tiles)

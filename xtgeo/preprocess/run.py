@@ -183,11 +183,10 @@ class SceneJob:
             self.folder.mkdir()
             grid = (self.folder / prepared.SCENE_FILE, scene.height, scene.width, scene.crs, scene.transform)
             if block_size % prepared.TILE == 0:  # workers compress and append tiles; this process records them
-                self.append_to: Path | None = grid[0]
-                self.output = writer.TileTable(*grid)
+                self.output: writer.TileTable | writer.BandWriter = writer.TileTable(*grid, block_size=block_size)
+                self.append_to: writer.AppendTarget | None = self.output.target
             else:
-                self.append_to = None
-                self.output = writer.open_writer(*grid)
+                self.output, self.append_to = writer.BandWriter(*grid), None
             self._stack.callback(self.output.close)
         except BaseException:
             self.abort()
@@ -196,7 +195,7 @@ class SceneJob:
     def add(self, block: Block) -> None:
         """Write one finished block and fold in its contours and statistics."""
         if block.tiles is None:
-            writer.write_block(self.output, block.window, block.bands)
+            self.output.write(block.window, block.bands)
         else:
             self.output.add(block.window, *block.tiles)
         self.contours[(block.window.row_off, block.window.col_off)] = block.contours
@@ -207,11 +206,13 @@ class SceneJob:
         self.remaining -= 1
 
     def finish(self) -> float:
-        """Close the GeoTIFF, write shoreline and ``meta.json``, rename the folder into place."""
+        """Close the GeoTIFF, add its band statistics, write shoreline and ``meta.json``, rename the
+        folder into place."""
         self.coarse = None
         self.output.close()
         if self.counts["valid"] == 0:
             raise SceneError(f"{self.scene.vv.path}: every pixel is nodata")
+        writer.write_statistics(self.folder / prepared.SCENE_FILE, self._band_statistics())
         contours = [c for key in sorted(self.contours) for c in self.contours[key]]  # in block order
         shoreline = write_shoreline(prepared.shoreline_path(self.out, self.scene.scene_id), contours)
         writer.write_meta(self.folder / prepared.META_FILE, self._meta(shoreline, len(contours)))
@@ -223,6 +224,20 @@ class SceneJob:
         self.coarse = None
         with contextlib.suppress(Exception):
             self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def _band_statistics(self) -> dict[str, dict[str, float]]:
+        """Exact GDAL statistics of VV/VH (valid pixels) and of the 0/1 masks."""
+        pixels = self.scene.height * self.scene.width
+        out = {}
+        for name, stats in self.stats.items():
+            s = stats.summary()
+            out[name] = {"MINIMUM": s["min"], "MAXIMUM": s["max"], "MEAN": s["mean"], "STDDEV": s["std"],
+                         "VALID_PERCENT": 100.0 * s["count"] / pixels}
+        for name, count in self.counts.items():
+            share = count / pixels
+            out[name] = {"MINIMUM": float(count == pixels), "MAXIMUM": float(count > 0), "MEAN": share,
+                         "STDDEV": float(np.sqrt(share * (1.0 - share))), "VALID_PERCENT": 100.0}
+        return out
 
     def _meta(self, shoreline: Path, contours: int) -> dict[str, Any]:
         scene, pixels = self.scene, self.scene.height * self.scene.width

@@ -1,10 +1,13 @@
 """The preprocessed-scene format: ``PREP_DIR/<scene_id>/scene.tif`` + ``meta.json`` + shoreline.
 
 ``scene.tif`` is one tiled, ZSTD-compressed float32 GeoTIFF on the scene's 10 m grid with the bands
-of :data:`BANDS` (their names are the band descriptions). ``vv_db``/``vh_db`` hold 0 where ``valid``
-is 0 (nodata, NaN or inf in the source); ``land`` and ``valid`` are 0/1; ``shore_km`` is the distance
-to the nearest land pixel (0 on land), capped at ``meta["shore_cap_km"]``; ``bathymetry_m`` is NaN
-where unknown. A scene is *complete* when its folder holds ``meta.json`` that matches the current
+of :data:`BANDS` (their names are the band descriptions, :data:`UNITS` their units) and NaN as its
+nodata value (:data:`NODATA`): ``vv_db``/``vh_db`` are NaN where ``valid`` is 0 (nodata, NaN or inf
+in the source), ``bathymetry_m`` where unknown; ``land`` and ``valid`` are 0/1 (``valid`` is the
+truth about VV/VH; files of format 1 stored 0 dB there); ``shore_km`` is the distance to the nearest
+land pixel (0 on land), capped at ``meta["shore_cap_km"]``. It has internal overviews and GDAL band
+statistics (``STATISTICS_*``), so that GIS software draws a whole scene at once
+(:mod:`xtgeo.preprocess.writer`). A scene is *complete* when its folder holds ``meta.json`` that matches the current
 format and sources and records the sizes of ``scene.tif`` and of the shoreline file as they are:
 the scene folder is renamed into place only after everything in it (and the shoreline) is written.
 
@@ -31,6 +34,10 @@ from xtgeo.scene.shoreline import shoreline_file
 
 #: Band descriptions of ``scene.tif``, in band order.
 BANDS: tuple[str, ...] = ("vv_db", "vh_db", "valid", "land", "shore_km", "bathymetry_m")
+#: Unit of each band (GDAL's band unit type, shown by QGIS); the 0/1 masks have none.
+UNITS: dict[str, str] = {"vv_db": "dB", "vh_db": "dB", "valid": "", "land": "", "shore_km": "km", "bathymetry_m": "m"}
+#: The GeoTIFF's nodata value: VV/VH where ``valid`` is 0, bathymetry where unknown.
+NODATA = float("nan")
 SCENE_FILE = "scene.tif"
 META_FILE = "meta.json"
 SHORELINE_DIR = "shoreline"
@@ -38,7 +45,8 @@ LABELS_FILE = "labels.parquet"
 #: Everything a scene folder holds (what a redo may replace).
 SCENE_FILES = (SCENE_FILE, META_FILE)
 #: Bumped whenever the layout or meaning of the files changes; older outputs are redone.
-FORMAT_VERSION = 1
+#: 2: NaN nodata in VV/VH (was 0 dB), overviews, band units and statistics.
+FORMAT_VERSION = 2
 #: GeoTIFF tile side, pixels.
 TILE = 512
 
