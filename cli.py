@@ -75,6 +75,7 @@ def preprocess(
     labels: Annotated[Path | None, typer.Option(help="xView3 labels CSV to join to the scenes.")] = None,
     workers: opt.Workers = None,
     scheduler: opt.Scheduler = None,
+    dashboard: opt.Dashboard = False,
     overwrite: Annotated[bool, typer.Option(help="Redo scenes whose outputs are already complete.")] = False,
     block_size: Annotated[int, typer.Option(help="Side of a block in pixels: one Dask task per block.")] = 2048,
     shore_cap_km: Annotated[float, typer.Option(help="Distance to shore is exact up to this cap (km), then capped.")]
@@ -90,8 +91,8 @@ def preprocess(
     """
     from pipelines.preprocess import run
 
-    report = run(scenes_dir, out, labels, workers=workers, scheduler=scheduler, overwrite=overwrite,
-                 block_size=block_size, shore_cap_km=shore_cap_km)
+    report = run(scenes_dir, out, labels, workers=workers, scheduler=scheduler, dashboard=dashboard,
+                 overwrite=overwrite, block_size=block_size, shore_cap_km=shore_cap_km)
     if report.failed:
         raise typer.Exit(1)
 

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines.progress import progress_for
 from xtgeo.atomic import check_distinct, check_output, write_json
 from xtgeo.config import PostprocessConfig
 from xtgeo.metrics import SCORE_KEYS
@@ -47,8 +47,7 @@ def run(
     scenes = open_labelled(prep_dir, scene_ids)
     predictor = options.predictor(model, resolve_devices(options.device)[0])
     total = sum(len(scene_windows(s, options.window_size, options.overlap)) for s in scenes.sources)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with progress_for(console) as progress:
         task = progress.add_task(f"predicting {len(scenes.sources)} scene(s)", total=total)
         candidates = predict_candidates(scenes.sources, predictor, config, options,
                                         on_windows=lambda n: progress.advance(task, n))

@@ -6,20 +6,22 @@ import os
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines.progress import progress_for
 from xtgeo.preprocess.run import PreprocessProgress, PreprocessReport, SceneOutcome, run_preprocess
 
 
 class PreprocessBars(PreprocessProgress):
-    """Two rich bars: scenes and blocks."""
+    """Two bars (or log lines): scenes and blocks, with an ETA (failed scenes are listed in the summary)."""
 
     def __init__(self, console: Console) -> None:
-        columns = (TextColumn("{task.description:>7}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        self.bars = Progress(*columns, console=console, transient=True)
+        self.console = console
+        self.bars = progress_for(console)
 
-    def start(self, scenes: int, blocks: int) -> None:
+    def start(self, scenes: int, blocks: int, dashboard: str | None = None) -> None:
+        if dashboard:
+            self.console.print(f"Dask dashboard: {dashboard}")
         self.bars.start()
         self.scenes = self.bars.add_task("scenes", total=scenes)
         self.blocks = self.bars.add_task("blocks", total=blocks)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from pipelines.progress import progress_for
 from xtgeo.made import record_made
 from xtgeo.synth import LABELS_FILE, SHORELINE_DIR, make_dataset
 from xtgeo.synth.make import COMMAND
@@ -46,10 +46,8 @@ def run(out_dir: Path, *, scenes: int, height: int, width: int, seed: int, quick
         overwrite: bool = False, console: Console | None = None) -> SynthResult:
     """Make the dataset (see :func:`xtgeo.synth.make_dataset`), optionally quicklooks, and report."""
     console = console or Console(stderr=True)
-    columns = (TextColumn("[bold]synth"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("synth", total=2 * scenes * height)
+    with progress_for(console) as progress:
+        task = progress.add_task("synth rows", total=2 * scenes * height)
         labels = make_dataset(out_dir, scenes=scenes, height=height, width=width, seed=seed,
                               on_rows=lambda n: progress.advance(task, n), overwrite=overwrite)
     quicklooks: list[Path] = []

@@ -18,6 +18,7 @@ folder is replaced only while it holds nothing but ``scene.tif`` and ``meta.json
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import math
 import os
@@ -72,8 +73,9 @@ class PreprocessProgress:
     """What :func:`run_preprocess` reports as it runs; this base shows nothing (``xtgeo preprocess``
     shows bars)."""
 
-    def start(self, scenes: int, blocks: int) -> None:
-        """``scenes`` scenes of ``blocks`` blocks in all are to be done."""
+    def start(self, scenes: int, blocks: int, dashboard: str | None = None) -> None:
+        """``scenes`` scenes of ``blocks`` blocks in all are to be done; ``dashboard``: the address of
+        the Dask dashboard, when the cluster has one."""
 
     def block_done(self) -> None:
         """One more block is written."""
@@ -138,8 +140,9 @@ def default_workers() -> int:
 
 
 @contextlib.contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
-    """A Dask client: of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` processes."""
+def dask_client(workers: int | None = None, scheduler: str | None = None, dashboard: bool = False) -> Iterator[Any]:
+    """A Dask client: of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` processes
+    (with Dask's dashboard on a free port when ``dashboard``; it needs the ``bokeh`` package)."""
     import dask
     from dask.distributed import Client, LocalCluster
 
@@ -152,15 +155,26 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
         with client:
             yield client
         return
+    if dashboard and importlib.util.find_spec("bokeh") is None:
+        raise XtgeoError("--dashboard: Dask's dashboard needs the bokeh package (pip install 'bokeh>=3.1')")
     n = workers or default_workers()
     with dask.config.set(CLUSTER_CONFIG), LocalCluster(
         # a task's error reaches the summary as one line naming the scene and file; the workers' own
-        # logs of it ("Compute Failed" and a traceback) would only repeat it on the terminal. No
-        # dashboard; the scheduler's small HTTP server takes any free port (8787 may be taken: a warning).
-        n_workers=n, threads_per_worker=1, dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+        # logs of it ("Compute Failed" and a traceback) would only repeat it on the terminal. The
+        # scheduler's small HTTP server (and the dashboard, when asked for) takes any free port.
+        n_workers=n, threads_per_worker=1, dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0", "dashboard": dashboard},
         silence_logs=logging.CRITICAL, env=WORKER_ENV,
     ) as cluster, Client(cluster) as client:
         yield client
+
+
+def dashboard_link(client: Any) -> str | None:
+    """The address of the Dask dashboard of the client's cluster, None when it serves none (started
+    without it, or without bokeh: its web server then serves only health and metrics)."""
+    # A lambda travels by value: the scheduler need not import xtgeo.
+    serves = client.run_on_scheduler(lambda: "distributed.dashboard.scheduler" in __import__("sys").modules)
+    return client.dashboard_link if serves else None
 
 
 class SceneJob:
@@ -282,6 +296,7 @@ def run_preprocess(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    dashboard: bool = False,
     client: Any = None,
     overwrite: bool = False,
     block_size: int = DEFAULT_BLOCK_SIZE,
@@ -291,9 +306,9 @@ def run_preprocess(
     """Preprocess every scene folder under ``scenes_dir`` into ``out`` (see the module docstring).
 
     ``client`` reuses an existing Dask client; otherwise one is made from ``scheduler`` or a new
-    LocalCluster of ``workers`` processes. Raises :class:`XtgeoError` for bad arguments or labels;
-    bad scenes are reported in the returned :class:`PreprocessReport` instead. ``progress`` hears
-    of every block and scene as it finishes.
+    LocalCluster of ``workers`` processes (with a dashboard if ``dashboard``). Raises
+    :class:`XtgeoError` for bad arguments or labels; bad scenes are reported in the returned
+    :class:`PreprocessReport` instead. ``progress`` hears of every block and scene as it finishes.
     """
     scenes_dir, out = Path(scenes_dir), Path(out)
     if block_size < 16:
@@ -324,7 +339,7 @@ def run_preprocess(
     if todo:
         with contextlib.ExitStack() as stack:
             if client is None:
-                client = stack.enter_context(dask_client(workers, scheduler))
+                client = stack.enter_context(dask_client(workers, scheduler, dashboard))
             for outcome in _run_scenes(client, todo, out, block_size, shore_cap_km, progress or PreprocessProgress()):
                 outcomes[outcome.scene_id] = outcome
 
@@ -347,7 +362,8 @@ def _run_scenes(
     in_flight: dict[Any, SceneJob] = {}
     failed: set[str] = set()
     running = as_completed()
-    progress.start(len(todo), sum(len(block_windows(s.height, s.width, block_size)) for s, _ in todo))
+    progress.start(len(todo), sum(len(block_windows(s.height, s.width, block_size)) for s, _ in todo),
+                   dashboard_link(client))
 
     def fail(scene_id: str, message: str, job: SceneJob | None = None) -> SceneOutcome:
         failed.add(scene_id)

@@ -175,6 +175,9 @@ class TrainProgress:
     def update(self, step: int, row: dict[str, Any] | None = None) -> None:
         """Step ``step`` is done; ``row`` is the metrics row logged at it, if one was."""
 
+    def validated(self, row: dict[str, Any]) -> None:
+        """A validation is done: ``row`` is its metrics row (``step``, ``epoch``, ``val_*`` scores)."""
+
     def close(self) -> None:
         """Training has stopped (finished or failed)."""
 
@@ -369,6 +372,7 @@ class Trainer:
                 row.update(validation_scores(calibration) if calibration else {})
             if log:
                 log.log(row)
+            self.progress.validated(row)
             if calibration is not None and (self.best is None or calibration.after > self.best["value"]):
                 self.best = {"metric": BEST_METRIC, "value": calibration.after, "step": self.step}
                 improved = True
