@@ -150,7 +150,17 @@ def predict(
     scene: Annotated[Path, typer.Argument(
         help="Scene folder, VV_dB.tif, 2-band GeoTIFF, preprocessed scene, or a folder of scenes.")],
     checkpoint: opt.Checkpoints,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Detections file: .csv, .gpkg, .geojson or .parquet.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="All detections in one file, written at the end: .csv, .gpkg, .geojson or .parquet.")]
+    = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        help="One detections file per scene, DIR/<scene_id>.<format>, written as each scene is done; a rerun "
+             "predicts only the scenes whose files are missing.")] = None,
+    format_: Annotated[str | None, typer.Option(
+        "--format", help="Format of the --out-dir files: csv, gpkg, geojson or parquet"
+        + opt.default("that of --out, else csv") + ".")] = None,
+    heatmap: opt.Heatmap = None,
+    scheduler: opt.Scheduler = None,
     window_size: opt.WindowSize = 4096,
     overlap: opt.Overlap = 512,
     batch: opt.Batch = 1,
@@ -168,9 +178,15 @@ def predict(
 ) -> None:
     """Detect vessels in whole scenes with a trained checkpoint; write georeferenced detections.
 
+    A scene of a folder that fails is reported by name while the others finish (exit status 1 at the
+    end). With --scheduler the scenes run on that Dask cluster: one at a time per GPU worker (dask
+    worker ADDRESS --resources GPU=1 --nthreads 1, one per GPU), else one per CPU worker thread.
+
     Example: xtgeo predict prep/SCENE_ID --checkpoint run/checkpoints/last.pt --out det.gpkg --quicklook ql.png
 
-    Example: xtgeo predict scenes/ --checkpoint last.pt --out detections.csv --device cuda --compile
+    Example: xtgeo predict scenes/ --checkpoint last.pt --out-dir detections/ --heatmap heat.tif --device cuda
+
+    Example: xtgeo predict /shared/scenes --checkpoint /shared/best.pt --out-dir /shared/det --scheduler tcp://head:8786
 
     Example: xtgeo predict prep/ --checkpoint a/best.pt --checkpoint b/best.pt --tta --out ensemble_tta.csv
     """
@@ -182,7 +198,8 @@ def predict(
         tta=opt.tta_views(tta, tta_views), keep_land=keep_land, center_threshold=center_threshold,
         nms_radius_px=nms_radius, vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold,
     )
-    run(scene, checkpoint, out, options, quicklook=quicklook)
+    run(scene, checkpoint, out, options, out_dir=out_dir, fmt=format_, heatmap=heatmap, quicklook=quicklook,
+        scheduler=scheduler)
 
 
 # --- commands: calibrate ---

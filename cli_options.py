@@ -26,7 +26,12 @@ Checkpoints = Annotated[list[Path], typer.Option(
     "--checkpoint", help="Training checkpoint (.pt) of `xtgeo train`; repeat it to average an ensemble's maps "
     "(thresholds: the first checkpoint's).")]
 PrepDir = Annotated[Path, typer.Option("--data", help="Preprocessed scenes folder PREP_DIR (of `xtgeo preprocess`).")]
-Quicklook = Annotated[Path | None, typer.Option(help="Also draw a PNG of the scene with detections by class.")]
+Quicklook = Annotated[Path | None, typer.Option(
+    help="Also draw a PNG of the scene with detections by class; with several scenes or --out-dir, one per scene, "
+         "named <stem>_<scene_id>.png.")]
+Heatmap = Annotated[Path | None, typer.Option(
+    help="Also write the centre probability as a GeoTIFF on the scene grid (uint8 percent, 255 = nodata); with "
+         "several scenes or --out-dir, one per scene, named <stem>_<scene_id>.tif.")]
 
 # --- Dask ------------------------------------------------------------------------------------
 Workers = Annotated[int | None, typer.Option(
@@ -45,7 +50,9 @@ WindowSize = Annotated[int, typer.Option(
     help="Side of the inference window in pixels: each window goes through xT whole.")]
 Overlap = Annotated[int, typer.Option(help="Overlap of neighbouring windows in pixels (at most half a window).")]
 Batch = Annotated[int, typer.Option(min=1, help="Windows per forward pass (halved on GPU out-of-memory).")]
-Device = Annotated[str, typer.Option(help="auto, cpu, cuda (every GPU, one scene each) or cuda:N.")]
+Device = Annotated[str, typer.Option(
+    help="auto, cpu, cuda (every GPU, one scene each) or cuda:N; on --scheduler workers auto and cuda mean the "
+         "worker's GPU.")]
 Readers = Annotated[int | None, typer.Option(
     min=1, help="Window-reading threads per device" + default("the CPU cores shared out per GPU, 4 to 16; 2 on the CPU")
     + ".")]

@@ -11,9 +11,13 @@ random weights) on GPUs, the smoke model on the CPU; 4096 px windows with 512 px
 * ``gpu``: one full scene held in memory (no GeoTIFF decoding), to isolate the model and blending.
 * ``cpu``: an 8192 × 8192 raw scene through the real reader, smoke model, on the CPU: wall time
   and peak RSS.
+* ``many``: 100 raw 512 × 512 scenes through ``xtgeo predict FOLDER --out-dir DIR --heatmap`` (the
+  command's own code, in this process), smoke model, on the CPU: the process's RSS after the 1st,
+  10th, 50th and 100th scene's files are written (memory must stay flat).
 
 Example: python benchmarks/predict.py --cases scenes --compile --json out/predict_scenes.json
 Example: python benchmarks/predict.py --cases cpu --json out/predict_cpu.json
+Example: python benchmarks/predict.py --cases many
 """
 
 from __future__ import annotations
@@ -50,7 +54,11 @@ CASES = {
     "scenes": dict(config=XL, height=29_400, width=24_400, scenes=2, device="cuda", source="geotiff"),
     "gpu": dict(config=XL, height=29_400, width=24_400, scenes=1, device="cuda", source="memory"),
     "cpu": dict(config=SMOKE, height=8192, width=8192, scenes=1, device="cpu", source="geotiff"),
+    "many": dict(config=SMOKE, height=512, width=512, scenes=100, device="cpu", source="geotiff", window=512,
+                 overlap=64),
 }
+#: Scenes after which the ``many`` case reads the process's RSS.
+RSS_AFTER = (1, 10, 50, 100)
 WINDOWS = dict(window=4096, overlap=512, batch=1)
 
 
@@ -123,6 +131,57 @@ def stage_seconds(predictor: Predictor, read: Callable, window: GridWindow, repe
     sync()
     model_s = (time.perf_counter() - start) / repeats
     return {"read_s_per_window": round(read_s, 3), "model_s_per_window": round(model_s, 3)}
+
+
+def run_many(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, Any]:
+    """``xtgeo predict FOLDER --out-dir DIR --heatmap`` over many small scenes: RSS as scenes finish."""
+    import threading
+
+    import psutil
+
+    from pipelines import predict
+    from xtgeo.predict.scene import PredictOptions
+    from xtgeo.train.checkpoint import save_checkpoint
+
+    cfg = load_config(ROOT / opts["config"])
+    options = PredictOptions(window_size=opts["window"], overlap=opts["overlap"], batch=opts["batch"],
+                             device=opts["device"], readers=readers)
+    marks = [k for k in RSS_AFTER if k <= opts["scenes"]]
+    rss: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        scenes = scene_folder(Path(tmp), opts["height"], opts["width"], opts["scenes"])
+        ckpt = save_checkpoint(Path(tmp) / "smoke.pt", model=build_model(cfg.model).state_dict(),
+                               config=cfg.to_dict(), step=0, xtgeo_version="benchmark")
+        out = Path(tmp) / "detections"
+        stop = threading.Event()
+
+        def watch() -> None:  # a scene is finished when its detections file (written last) is there
+            me = psutil.Process()
+            while len(rss) < len(marks):
+                last = stop.is_set()  # one more look after the run ends
+                done = len(list(out.glob("*.csv"))) if out.is_dir() else 0
+                for k in marks:
+                    if done >= k and k not in rss:
+                        rss[k] = me.memory_info().rss / 2**30
+                if last:
+                    return
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        start = time.perf_counter()
+        predict.run(scenes, ckpt, None, options, out_dir=out, heatmap="heatmap.tif",
+                    console=Console(stderr=True, quiet=True))  # a failed scene would raise
+        seconds = time.perf_counter() - start
+        stop.set()
+        watcher.join()
+    return {
+        "case": name, "device": opts["device"], "scene": f"{opts['height']} x {opts['width']}",
+        "model": opts["config"], "scenes": opts["scenes"],
+        "s_per_scene": round(seconds / opts["scenes"], 2),
+        **{f"rss_gib_after_{k}": round(rss.get(k, float("nan")), 3) for k in marks},
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
 
 
 def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, Any]:
@@ -201,13 +260,13 @@ def main() -> None:
                                                 ("device", args.device), ("source", args.source),
                                                 ("overlap", args.overlap), ("region_batch", args.region_batch),
                                                 ("compile", args.compile)) if v})
-        rows.append(run_case(name, opts, args.readers))
+        rows.append((run_many if name == "many" else run_case)(name, opts, args.readers))
     table = Table(title="xtgeo predict: whole scene")
     table.add_column("")
     for row in rows:
         table.add_column(row["case"], overflow="fold")
-    for key in rows[0]:
-        table.add_row(key, *(str(row[key]) for row in rows))
+    for key in dict.fromkeys(key for row in rows for key in row):
+        table.add_row(key, *(str(row.get(key, "")) for row in rows))
     console.print(table)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,23 @@ def prepared_dataset(synth_dataset: Path, tmp_path_factory: pytest.TempPathFacto
     return out
 
 
+@pytest.fixture(scope="session")
+def smoke_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of the smoke model in the training format (weights as initialised, seed 0); read-only."""
+    import torch
+
+    from tests.paths import SMOKE_CONFIG
+    from xtgeo.config import load_config
+    from xtgeo.models import build_model
+    from xtgeo.train.checkpoint import save_checkpoint
+
+    config = load_config(SMOKE_CONFIG)
+    torch.manual_seed(0)
+    model = build_model(config.model)
+    return save_checkpoint(tmp_path_factory.mktemp("smoke") / "smoke.pt", model=model.state_dict(),
+                           config=config.to_dict(), step=0, xtgeo_version="test")
+
+
 @pytest.fixture
 def xtgeo_cli(capsys: pytest.CaptureFixture) -> Callable[..., tuple[int, str, str]]:
     """Run ``xtgeo ARGS`` in this process as the console script does: (exit status, stdout, stderr)."""

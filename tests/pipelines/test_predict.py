@@ -297,6 +297,14 @@ def test_bad_paths_fail_before_any_work(world, tmp_path):
             predict.run(scene, ckpt, out, OPTIONS)
     with pytest.raises(XtgeoError, match="at most half"):
         predict.run(scenes[0].folder, ckpt, tmp_path / "d.csv", replace(OPTIONS, overlap=150))
+    with pytest.raises(XtgeoError, match="--out FILE .* or --out-dir DIR"):
+        predict.run(scenes[0].folder, ckpt, None, OPTIONS)
+    with pytest.raises(XtgeoError, match="--format shp"):
+        predict.run(scenes[0].folder, ckpt, None, OPTIONS, out_dir=tmp_path / "d", fmt="shp")
+    with pytest.raises(XtgeoError, match="--heatmap .*must be a .tif"):
+        predict.run(scenes[0].folder, ckpt, tmp_path / "d.csv", OPTIONS, heatmap=tmp_path / "h.png")
+    with pytest.raises(XtgeoError, match="--out-dir .*is a file"):
+        predict.run(scenes[0].folder, ckpt, None, OPTIONS, out_dir=blocker)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 

@@ -21,7 +21,7 @@ from affine import Affine
 from pyproj import CRS, Transformer
 
 from xtgeo.atomic import atomic_path, check_output, write_failure
-from xtgeo.errors import OutputError
+from xtgeo.errors import OutputError, XtgeoError
 from xtgeo.schema import PREDICTION_COLUMNS
 from xtgeo.tasks.xview3 import SCORE_COLUMNS
 
@@ -98,6 +98,26 @@ def check_output_path(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     if path.suffix.lower() not in WRITERS:
         raise OutputError(f"{path}: unsupported output format {path.suffix!r}; use one of {', '.join(WRITERS)}")
     return check_output(path, inputs, flag="--out")
+
+
+def read_detections(path: str | os.PathLike) -> gpd.GeoDataFrame:
+    """Detections as :func:`write_detections` wrote them (any of its formats), with their dtypes."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            table = pd.read_csv(path, dtype={"scene_id": str})
+            frame = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(table.detect_lon, table.detect_lat), crs=WGS84)
+        elif suffix == ".parquet":
+            frame = gpd.read_parquet(path)
+        else:
+            frame = gpd.read_file(path)
+    except (OSError, ValueError, AttributeError) as err:
+        raise XtgeoError(f"{path}: cannot read detections ({str(err).strip().splitlines()[0]})") from None
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise XtgeoError(f"{path}: not a detections file (no column {missing[0]})")
+    return frame.astype({column: dtype for column, dtype in DTYPES.items() if column in frame.columns})
 
 
 def write_detections(frame: gpd.GeoDataFrame, path: str | os.PathLike) -> Path:

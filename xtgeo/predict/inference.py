@@ -182,16 +182,20 @@ def predict_maps(
     *,
     readers: int = 2,
     on_windows: Callable[[int], Any] | None = None,
+    track_valid: bool = False,
 ) -> SceneMaps:
     """Blend the model's outputs over every window of ``grid`` into :class:`SceneMaps` on its device.
 
-    ``readers`` threads read window batches ahead; ``on_windows(n)`` is called after each batch of ``n`` windows.
+    ``readers`` threads read window batches ahead; ``on_windows(n)`` is called after each batch of ``n`` windows;
+    ``track_valid`` also keeps the validity of every pixel (``SceneMaps.valid``).
     """
-    maps = SceneMaps(grid, predictor.device)
+    maps = SceneMaps(grid, predictor.device, track_valid=track_valid)
     pin = predictor.device.type == "cuda"
     windows = batched(grid, predictor.batch_size)
     for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_window, pin), len(ts)), windows, readers,
                                       readers + 1):
+        for window, valid in zip(batch.windows, batch.valid):
+            maps.mark_valid(window, valid)
         for window, outputs in predictor.forward(batch):
             maps.add(window, outputs)
         if on_windows is not None:

@@ -252,11 +252,12 @@ def predict_scene(
     """Detect vessels in one scene with a ready :class:`~xtgeo.predict.inference.Predictor`.
 
     ``readers`` threads read windows ahead; ``on_windows(n)`` is called as windows are done (of the
-    ``len(scene_windows(...))`` in all); ``keep_maps`` keeps the blended maps in the result;
-    ``keep_land`` keeps the detections on land, ``max_detections`` only the strongest (:func:`scene_detections`).
+    ``len(scene_windows(...))`` in all); ``keep_maps`` keeps the blended maps in the result, with the
+    validity of every pixel (``maps.valid``); ``keep_land`` keeps the detections on land,
+    ``max_detections`` only the strongest (:func:`scene_detections`).
     """
     start = time.perf_counter()
     maps = predict_maps(predictor, scene_windows(source, window_size, overlap), window_reader(source, config),
-                        readers=readers, on_windows=on_windows)
+                        readers=readers, on_windows=on_windows, track_valid=keep_maps)
     frame = scene_detections(source, maps.maps, config.postprocess, keep_land, max_detections)
     return ScenePrediction(source, frame, time.perf_counter() - start, maps.windows_added, maps if keep_maps else None)

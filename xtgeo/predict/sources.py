@@ -123,6 +123,57 @@ def _is_raw(folder: Path) -> bool:
     return (folder / VV_FILE).is_file()
 
 
+def _is_prepared_file(path: Path) -> bool:
+    return path.name == prepared.SCENE_FILE and (path.parent / prepared.META_FILE).is_file()
+
+
+@dataclass(frozen=True)
+class ScenePath:
+    """A scene found under a path, not opened yet: its id and what :func:`open_source` opens."""
+
+    scene_id: str
+    path: Path
+
+
+def _scene_path(path: Path) -> ScenePath:
+    """The scene id of a scene folder or file, as opening it would name it."""
+    if not path.is_file():
+        return ScenePath(path.name, path)
+    if path.name == VV_FILE or _is_prepared_file(path):
+        return ScenePath(path.parent.name, path)
+    return ScenePath(path.stem, path)
+
+
+def find_scenes(path: str | os.PathLike) -> list[ScenePath]:
+    """Every scene at ``path`` (see the module doc), sorted by scene id, without opening them; a
+    SceneError if there is none. Opening one (:func:`open_source`) may still fail."""
+    path = Path(path)
+    if path.is_file() or (path.is_dir() and (_is_prepared(path) or _is_raw(path))):
+        return [_scene_path(path)]
+    if not path.is_dir():
+        raise SceneError(f"{path}: no such scene, GeoTIFF or folder")
+    found = [_scene_path(p) for p in sorted(path.iterdir())
+             if p.is_dir() and not is_temporary(p) and (_is_prepared(p) or _is_raw(p))]
+    if not found:
+        raise SceneError(f"{path}: holds no scene (no {VV_FILE} or {prepared.SCENE_FILE} in it or its sub-folders)")
+    return sorted(found, key=lambda s: s.scene_id)
+
+
+def is_one_scene(path: str | os.PathLike, found: list[ScenePath]) -> bool:
+    """Whether ``path`` is itself a scene (not a folder of scenes), given what :func:`find_scenes` found."""
+    return len(found) == 1 and found[0].path == Path(path)
+
+
+def open_source(path: str | os.PathLike) -> SceneSource:
+    """Open one scene (a path of :func:`find_scenes`); SceneError naming the file if it is unusable."""
+    path = Path(path)
+    if path.is_file():
+        return open_prepared_scene(path.parent) if _is_prepared_file(path) else open_raw(path)
+    if _is_prepared(path):
+        return open_prepared_scene(path)
+    return open_raw(path)
+
+
 @dataclass(frozen=True)
 class SceneFailure:
     """A scene that could not be used: its name (folder or scene id) and the one-line problem."""
@@ -132,30 +183,18 @@ class SceneFailure:
 
 
 def open_sources(path: str | os.PathLike) -> tuple[list[SceneSource], list[SceneFailure]]:
-    """Every scene at ``path`` (see the module doc), sorted by scene id, and the scenes of a folder
-    of scenes that could not be opened (each with its problem). A single scene that cannot be
+    """Every scene at ``path`` (see the module doc), opened, sorted by scene id, and the scenes of a
+    folder of scenes that could not be opened (each with its problem). A single scene that cannot be
     opened, or a folder without any scene, is a SceneError."""
-    path = Path(path)
-    if path.is_file():
-        if path.name == prepared.SCENE_FILE and (path.parent / prepared.META_FILE).is_file():
-            return [open_prepared_scene(path.parent)], []
-        return [open_raw(path)], []
-    if not path.is_dir():
-        raise SceneError(f"{path}: no such scene, GeoTIFF or folder")
-    if _is_prepared(path):
-        return [open_prepared_scene(path)], []
-    if _is_raw(path):
-        return [open_raw(path)], []
+    found = find_scenes(path)
+    if is_one_scene(path, found):
+        return [open_source(found[0].path)], []
     sources, failures = [], []
-    for folder in sorted(p for p in path.iterdir() if p.is_dir() and not is_temporary(p)):
-        if not (_is_prepared(folder) or _is_raw(folder)):
-            continue
+    for scene in found:
         try:
-            sources.append(open_prepared_scene(folder) if _is_prepared(folder) else open_raw(folder))
+            sources.append(open_source(scene.path))
         except XtgeoError as err:
-            failures.append(SceneFailure(folder.name, str(err)))
-    if not sources and not failures:
-        raise SceneError(f"{path}: holds no scene (no {VV_FILE} or {prepared.SCENE_FILE} in it or its sub-folders)")
+            failures.append(SceneFailure(scene.path.name, str(err)))
     return sorted(sources, key=lambda s: s.scene_id), failures
 
 

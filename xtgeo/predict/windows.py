@@ -127,16 +127,25 @@ class SceneMaps:
     """Full-scene float16 maps of every head, filled window by window with blending weights.
 
     ``center``, ``vessel`` and ``fishing`` hold probabilities, ``length`` metres. The maps live on
-    ``device`` (the model's device), so that post-processing need not move them.
+    ``device`` (the model's device), so that post-processing need not move them. With
+    ``track_valid``, :attr:`valid` (bool) marks the pixels that held data (nodata, and windows
+    skipped for having none, stay False).
     """
 
-    def __init__(self, grid: WindowGrid, device: torch.device | str = "cpu", heads: tuple[str, ...] = HEAD_NAMES):
+    def __init__(self, grid: WindowGrid, device: torch.device | str = "cpu", heads: tuple[str, ...] = HEAD_NAMES,
+                 track_valid: bool = False):
         self.grid = grid
         self.device = torch.device(device)
         self.maps = {h: torch.zeros(grid.height, grid.width, dtype=MAP_DTYPE, device=self.device) for h in heads}
+        self.valid = torch.zeros(grid.height, grid.width, dtype=torch.bool, device=self.device) if track_valid else None
         self._row_w = [torch.from_numpy(w).to(self.device) for w in grid.row_weights()]
         self._col_w = [torch.from_numpy(w).to(self.device) for w in grid.col_weights()]
         self.windows_added = 0
+
+    def mark_valid(self, window: GridWindow, valid: torch.Tensor) -> None:
+        """Record the window's validity mask (h, w) in :attr:`valid` (when tracked)."""
+        if self.valid is not None:
+            self.valid[window.slices] |= valid.to(self.device)
 
     def weight(self, window: GridWindow) -> torch.Tensor:
         """The window's normalised blending weight, (h, w) float32 on the maps' device."""
