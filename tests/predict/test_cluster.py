@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from dask.distributed import Client
+from dask.distributed import Client, get_task_stream
 
 from pipelines import predict
 from tests.paths import REPO
@@ -99,3 +99,36 @@ def test_cluster_run_equals_the_local_run_even_when_a_worker_dies_mid_scene(clus
         assert (tmp_path / "remote" / path.name).read_bytes() == path.read_bytes(), path.name
     rows = sum(len(p.read_text().splitlines()) - 1 for p in local if p.suffix == ".csv")
     assert len((tmp_path / "all.csv").read_text().splitlines()) == 1 + rows > 1
+
+
+def _mark_cached_predictors(token: str) -> int:
+    """On a worker: tag every predictor it keeps with ``token``; how many it keeps."""
+    from xtgeo.predict import cluster as worker_side
+
+    for predictor, _ in worker_side._loaded.values():
+        predictor.test_token = token
+    return len(worker_side._loaded)
+
+
+def _cached_tokens() -> list[str | None]:
+    """On a worker: the token of each predictor it keeps (None: loaded since the tagging)."""
+    from xtgeo.predict import cluster as worker_side
+
+    return [getattr(predictor, "test_token", None) for predictor, _ in worker_side._loaded.values()]
+
+
+def test_a_worker_loads_the_model_once_for_all_its_scenes(cluster, world, tmp_path):
+    address, _ = cluster
+    scenes, ckpt = world
+    with Client(address, timeout="60s") as client:
+        predict.run(scenes, ckpt, None, OPTIONS, out_dir=tmp_path / "first", scheduler=address)
+        kept = client.run(_mark_cached_predictors, "first run")
+        assert set(kept.values()) <= {0, 1} and sum(kept.values()) >= 1  # one model set per worker that ran a scene
+        with get_task_stream(client) as stream:  # which worker ran which scene (the scheduler's record)
+            predict.run(scenes, ckpt, None, OPTIONS, out_dir=tmp_path / "second", scheduler=address)
+        tokens = client.run(_cached_tokens)
+    assert len(list((tmp_path / "second").iterdir())) == 2  # both scenes were predicted again
+    ran = {task["worker"] for task in stream.data if "xtgeo-predict" in task["key"]}
+    assert ran and any(kept[worker] for worker in ran)
+    for worker in ran:  # a worker that had the model used it again; one that had none loaded it then
+        assert tokens[worker] == (["first run"] if kept[worker] else [None]), worker
