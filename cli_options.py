@@ -37,8 +37,8 @@ Heatmap = Annotated[Path | None, typer.Option(
 Workers = Annotated[int | None, typer.Option(
     min=1, help="Dask LocalCluster worker processes" + default("one per core, fewer if memory is short") + ".")]
 Scheduler = Annotated[str | None, typer.Option(
-    help="Address of a running Dask scheduler (e.g. tcp://host:8786) to use instead of a LocalCluster; its workers "
-         "need the inputs and outputs at the same paths (a shared file system).")]
+    help="Address of a running Dask scheduler (e.g. tcp://host:8786) whose workers do the work instead of this "
+         "machine; they need the inputs and outputs at the same paths (a shared file system).")]
 Dashboard = Annotated[bool, typer.Option(
     help="Start the LocalCluster's Dask dashboard (needs the bokeh package) and print its address.")]
 
