@@ -14,8 +14,9 @@ Stages, each skipping what is already done (a stopped study continues where it s
               seed), the table, WORK/study.png; WORK/study.log has every line printed, and
               WORK/study_runs.tar.gz each run's config, metrics.jsonl, logs and scores
 
-The default budget is the GPU study: one H200, the 10 runs of the default plan training at once,
-about 8 minutes in all (see README, "Does context pay?"). ``--smoke`` runs every stage on tiny
+The default budget is the GPU study: one H100/H200, the 10 runs of the default plan training at
+once, about 16 minutes in all on an H100 (see README, "Does context pay?"; to fit device calls of
+10 minutes, stop it with --train-budget-s and run it again: it resumes). ``--smoke`` runs every stage on tiny
 scenes on the CPU in a few minutes. Budget flags (--steps, --batch, ...) override either preset.
 Trainings still running after --train-budget-s are stopped, and every run is then evaluated at
 the last checkpointed step that all runs reached, so the comparison keeps equal steps.
@@ -92,8 +93,8 @@ PRESETS = {
     # One H200 (16 cores, 139 GB): 10 runs at once. ResNet-18 regions (timm, from scratch) instead
     # of Swin-T: about a third of the work per region; the question is context, not the backbone.
     "gpu": Budget(train_scenes=16, val_scenes=4, test_scenes=10, size=3072, crop=2048, region=256,
-                  backbone="resnet18", steps=240, batch=2, lr=5e-4, plan="none:3,xl:3,mamba:1,hyper:1,bixt:1,vit:1",
-                  parallel=10, loader_workers=2, train_budget_s=360,
+                  backbone="resnet18", steps=300, batch=2, lr=5e-4, plan="none:3,xl:3,mamba:1,hyper:1,bixt:1,vit:1",
+                  parallel=10, loader_workers=2, train_budget_s=None,
                   sets=("model.region_batch=64", "model.region_encoder.grad_checkpointing=false",
                         "model.decoder.width=128", "model.decoder.min_width=16",
                         "model.decoder.grad_checkpointing=true")),
@@ -147,7 +148,7 @@ def train_overrides(budget: Budget, loader_workers: int) -> tuple[str, ...]:
     return (f"data.crop_size={budget.crop}", f"model.region_size={budget.region}",
             f"model.region_encoder.name={budget.backbone}", f"train.steps={steps}", f"train.epoch_steps={steps}",
             f"train.warmup_steps={max(steps // 10, 1)}", f"train.batch_size={budget.batch}", f"train.lr={budget.lr}",
-            f"train.log_every={max(steps // 60, 1)}", f"train.checkpoint_every={max(steps // 6, 1)}",
+            f"train.log_every={max(steps // 60, 1)}", f"train.checkpoint_every={max(steps // 10, 1)}",
             "train.validation=none", "data.val_scenes_count=0", f"data.num_workers={loader_workers}",
             "train.compile=false", "train.checkpointing=config", *budget.sets)
 
