@@ -114,38 +114,56 @@ class UNetDecoder(nn.Module):
         band_rows: int,
         grad_checkpointing: bool = False,
     ) -> torch.Tensor:
-        """``head(forward(feats, image))`` computed in bands of ``band_rows`` deepest-level rows.
+        """``head(forward(feats, image))`` computed in bands of at most ``band_rows`` deepest-level rows.
 
-        Each band is decoded with a halo of whole deepest rows covering :attr:`halo`, taken from
-        its neighbouring bands, then cropped; with ``grad_checkpointing`` only the cropped head
-        outputs are kept for backward. Inputs are split into bands up front, so each band's
+        Each band is decoded in a window reaching :attr:`halo` beyond it (or to the image edge),
+        then cropped. All windows have one height (:func:`band_windows`), so a compiled decoder
+        sees one shape per image size. With ``grad_checkpointing`` only the cropped head outputs
+        are kept for backward. Inputs are split at the window edges up front, so each band's
         backward makes gradients of band size rather than of the whole image.
         """
         deepest = self.reductions[-1]
         halo = -(-self.halo // deepest)
-        if halo > band_rows:
-            band_rows = halo  # a band's halo must come from its direct neighbours
-        pieces = [torch.split(t, band_rows * deepest // r, dim=2) for t, r in zip([image, *feats],
-                                                                                  [1, *self.reductions])]
-        count = len(pieces[0])
+        rows = feats[-1].shape[2]
+        windows = band_windows(rows, max(band_rows, halo), halo)  # narrower bands: more halo than band
+        cuts = sorted({edge for lo, hi, _, _ in windows for edge in (lo, hi)} - {0})
+        sizes = [b - a for a, b in zip([0, *cuts], cuts)]
+        pieces = [torch.split(t, [size * deepest // r for size in sizes], dim=2)
+                  for t, r in zip([image, *feats], [1, *self.reductions])]
         use_ckpt = grad_checkpointing and torch.is_grad_enabled()
         bands = []
-        for k in range(count):
-            lo, hi = max(k - 1, 0), min(k + 2, count)
-            inputs = [p for level in pieces for p in level[lo:hi]]
-            band = partial(self._band, head, hi - lo, k - lo, halo)
+        for lo, hi, first, last in windows:
+            inside = [k for k, end in enumerate(cuts) if lo < end <= hi]
+            inputs = [level[k] for level in pieces for k in inside]
+            band = partial(self._band, head, len(inside), (first - lo) * deepest, (last - lo) * deepest)
             bands.append(checkpoint(band, *inputs, use_reentrant=False) if use_ckpt else band(*inputs))
-        return bands[0] if count == 1 else torch.cat(bands, dim=2)
+        return bands[0] if len(bands) == 1 else torch.cat(bands, dim=2)
 
-    def _band(self, head, per_level: int, centre: int, halo: int, *inputs) -> torch.Tensor:
-        """Decode one band: its own rows plus ``halo`` deepest rows from each neighbour."""
-        levels = []
-        for i, stride in enumerate([1, *self.reductions]):
-            group = inputs[i * per_level : (i + 1) * per_level]
-            rows = halo * self.reductions[-1] // stride
-            parts = [group[c][:, :, -rows:] if c < centre else group[c][:, :, :rows] if c > centre else group[c]
-                     for c in range(per_level)]
-            levels.append(torch.cat(parts, dim=2) if per_level > 1 else parts[0])
-        out = head(self(levels[1:], levels[0]))
-        top = (halo * self.reductions[-1]) if centre > 0 else 0
-        return out[:, :, top : top + inputs[centre].shape[2]].clone()
+    def _band(self, head, per_level: int, top: int, bottom: int, *inputs) -> torch.Tensor:
+        """Decode one window (``per_level`` row pieces per level) and keep its pixel rows top..bottom."""
+        levels = [torch.cat(inputs[i : i + per_level], dim=2) if per_level > 1 else inputs[i]
+                  for i in range(0, len(inputs), per_level)]
+        return head(self(levels[1:], levels[0]))[:, :, top:bottom].clone()
+
+
+def band_windows(rows: int, band_rows: int, halo: int) -> list[tuple[int, int, int, int]]:
+    """The bands that decode ``rows`` rows: ``(lo, hi, first, last)`` each, decoding rows lo..hi
+    and keeping rows first..last.
+
+    A window reaches ``halo`` rows beyond its band on both sides; at an image edge, where nothing
+    lies beyond, the band keeps those rows itself. All windows have one height, the smallest that
+    covers the rows in as few bands of at most ``band_rows`` (plus the edge bands' halo) as possible;
+    a single window is the whole image.
+    """
+    inner = rows - 2 * halo  # rows kept beyond the edge bands' halo rows
+    count = -(-inner // band_rows)
+    if count <= 1:
+        return [(0, rows, 0, rows)]
+    step = -(-inner // count)
+    height = step + 2 * halo
+    edges = [0, *(halo + k * step for k in range(1, count)), rows]
+    windows = []
+    for first, last in zip(edges, edges[1:]):
+        lo = min(max(first - halo, 0), rows - height)
+        windows.append((lo, lo + height, first, last))
+    return windows
