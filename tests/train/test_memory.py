@@ -33,6 +33,27 @@ def test_policies_set_exactly_the_named_stages_and_give_the_same_gradients():
         stages_of("backbone+head")
 
 
+def test_compiled_stages_compile_once_for_every_policy():
+    """The probe of ``checkpointing: auto`` runs every policy: checkpointing wraps the compiled
+    stages, so switching policies makes no new graph."""
+    import torch._dynamo
+
+    from xtgeo.train.compiling import compiled_graphs
+
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = build_model(TINY).train()
+    model.compile_pixel_stages(backend="eager")  # dynamo's guards and recompiles, no C++ compiler
+    x = torch.randn(1, 2, 192, 128)
+    before, counts = compiled_graphs(), []
+    for policy in POLICIES:
+        apply_policy(model, policy)
+        sum(m.float().mean() for m in model(x).values()).backward()  # recomputed stages run again
+        model.zero_grad(set_to_none=True)
+        counts.append(compiled_graphs() - before)
+    assert counts[0] >= 2 and counts == [counts[0]] * len(POLICIES)
+
+
 def test_loader_workers_follow_the_config_or_the_cores():
     assert loader_workers(3, torch.device("cuda"), 1) == 3
     assert loader_workers(None, torch.device("cpu"), 1) == 0  # the CPU trains: no workers competing

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import torch
 
+#: The ``torch.compile`` backend of training (tests set ``eager``: dynamo's tracing, guards and
+#: recompilations without inductor's code generation).
+BACKEND = "inductor"
+
 
 def compile_problem(device: torch.device) -> str | None:
     """Why ``torch.compile`` cannot run on ``device`` here (no C++ compiler on a CPU, no Triton on
     a GPU, …), found by compiling a one-line function; None when it can."""
     try:
-        torch.compile(lambda x: x * 2 + 1)(torch.ones(4, device=device))
+        torch.compile(lambda x: x * 2 + 1, backend=BACKEND)(torch.ones(4, device=device))
     except Exception as err:  # whatever the backend raises: the run goes on eagerly
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         return f"{type(err).__name__}: {first[:200]}"
@@ -21,5 +25,13 @@ def compile_pixel_stages(model: torch.nn.Module, device: torch.device) -> str | 
     returns None when compiled, else the reason it runs eagerly."""
     problem = compile_problem(device)
     if problem is None:
-        model.compile_pixel_stages()
+        model.compile_pixel_stages(backend=BACKEND)
     return problem
+
+
+def compiled_graphs() -> int:
+    """How many graphs ``torch.compile`` has made in this process so far (one per stage and input
+    shape, grad mode or train/eval mode: a number that grows from step to step means recompiling)."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])

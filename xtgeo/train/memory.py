@@ -5,6 +5,9 @@
 no optimiser step) on the first batch under each policy of :data:`POLICIES`, and keeps the fastest
 whose peak memory fits in ``train.memory_fraction`` of the GPU memory that was free before the
 model ran. A policy that runs out of memory is skipped; if none fits, every stage is checkpointed.
+
+The probe costs one untimed step (where ``torch.compile`` compiles) and one step per policy:
+checkpointing wraps the compiled stages, so no policy compiles anything again.
 """
 
 from __future__ import annotations
@@ -58,29 +61,36 @@ class Probe:
 
 
 def choose_policy(model: torch.nn.Module, step: Callable[[], None], device: torch.device,
-                  memory_fraction: float, repeats: int = 2) -> tuple[str, list[Probe]]:
-    """Run ``step`` (forward + backward, gradients zeroed after) under each policy; return the
-    fastest that fits in ``memory_fraction`` of the free GPU memory, and every probe."""
+                  memory_fraction: float) -> tuple[str, list[Probe]]:
+    """Time ``step`` (forward + backward, gradients zeroed after) once under each policy; return the
+    fastest that fits in ``memory_fraction`` of the free GPU memory, and every probe.
+
+    The first policy that does not run out of memory runs one more step first, untimed: it
+    compiles (``train.compile``) and, policies going from most memory to least, grows the memory
+    pool once, so that no timed step (nor its peak) includes either.
+    """
     free, _ = torch.cuda.mem_get_info(device)
     budget = free * memory_fraction
     base = torch.cuda.memory_allocated(device)
     probes = []
-    step()  # compiles (once for every policy: checkpointing wraps the compiled stages)
+    warm = False
     for policy in POLICIES:
         apply_policy(model, policy)
-        torch.cuda.synchronize(device)
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
         try:
-            start = time.perf_counter()
-            for _ in range(repeats):
+            if not warm:
                 step()
+                warm = True
             torch.cuda.synchronize(device)
-            seconds = (time.perf_counter() - start) / repeats
-            peak = torch.cuda.max_memory_allocated(device) - base
+            torch.cuda.reset_peak_memory_stats(device)
+            start = time.perf_counter()
+            step()
+            torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - start
         except torch.OutOfMemoryError:
             probes.append(Probe(policy, None, None))
+            torch.cuda.empty_cache()
             continue
+        peak = torch.cuda.max_memory_allocated(device) - base
         probes.append(Probe(policy, seconds if peak <= budget else None, peak / 2**30))
     torch.cuda.empty_cache()
     fitting = [p for p in probes if p.fits]
