@@ -28,7 +28,8 @@ LOG_FILE = "train.log"
 
 class TrainBar(TrainProgress):
     """Training progress (a bar on stderr, or lines when it is not a terminal), what the run says
-    (where its files are, validation scores: on stdout), all of it also in ``train.log``."""
+    (where its files are, its start-up notes, validation scores: on stdout), all of it also in
+    ``train.log``."""
 
     def __init__(self, run_dir: str | Path, console: Console | None = None, out: Console | None = None) -> None:
         self.run_dir = Path(run_dir)
@@ -57,6 +58,9 @@ class TrainBar(TrainProgress):
                             f"  data wait {row.get('data_wait_fraction', 0.0):.0%}")
         for bars, task in zip(self.bars, self.tasks):
             bars.update(task, completed=step, **info)
+
+    def note(self, text: str) -> None:
+        self._say(text)
 
     def validated(self, row: dict[str, Any]) -> None:
         scores = "  ".join(f"{key.removeprefix('val_')} {value:.4g}" for key, value in row.items()

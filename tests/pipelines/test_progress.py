@@ -72,3 +72,6 @@ def test_train_into_a_log_file_shows_where_things_are_progress_lines_and_scores(
         return [RATE.sub("", line.split(" ", 1)[1]) for line in log.splitlines() if LINE.match(line)]
 
     assert steps(kept) == steps(text) and len(steps(kept)) == 6
+    for log_text in (text, kept):  # start-up notes: on the console and in the run's log
+        assert re.search(r"model built in [\d.]+ s\n", log_text), log_text
+        assert re.search(r"first step done [\d.]+ s after the start \(checkpointing probe 0.0 s", log_text)

@@ -253,3 +253,23 @@ def test_a_full_or_read_only_disk_is_one_line_naming_the_file(prepared_dataset, 
     last = done.stderr.strip().splitlines()[-1]
     expected = "is not a writable folder" if read_only else "cannot write (No space left on device)"
     assert last.startswith("error: ") and str(mount) in last and expected in last, last
+
+
+def test_compiled_training_compiles_once_not_at_every_step(prepared_dataset, tmp_path, monkeypatch):
+    import torch._dynamo
+
+    # dynamo's tracing, guards and recompiles without a C++ compiler: the `eager` backend
+    monkeypatch.setattr("xtgeo.train.compiling.BACKEND", "eager")
+    torch._dynamo.reset()  # graphs of an equal model compiled earlier in this process would be reused
+    run = run_training(SMOKE, prepared_dataset, tmp_path / "run",
+                       overrides=FAST + ("train.steps=5", "train.epoch_steps=3", "train.validation=loss",
+                                         "train.checkpoint_every=100", "train.compile=true"))
+    rows = train_rows(run)
+    graphs = [r["compiled_graphs"] for r in rows]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5] and all(r["compiled"] is True for r in rows)
+    assert graphs[0] >= 2  # backbone and decoder graphs were made for this model (not eager)
+    assert graphs[0] == graphs[1] == graphs[2]  # steps 2 and 3 reuse them
+    assert graphs[2] < graphs[3] <= graphs[0] + 4 and graphs[3] == graphs[4]  # validation (no gradients) adds 2
+    startup = [r for r in read_metrics(run) if "startup_s" in r]
+    assert len(startup) == 1 and startup[0]["step"] == 1 and startup[0]["compiled_graphs"] == graphs[0]
+    assert startup[0]["startup_s"] >= startup[0]["first_step_s"] > 0 and startup[0]["probe_s"] >= 0

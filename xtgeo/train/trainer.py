@@ -44,7 +44,7 @@ from xtgeo.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from xtgeo.train.compiling import compile_pixel_stages
+from xtgeo.train.compiling import compile_pixel_stages, compiled_graphs
 from xtgeo.train.losses import xview3_loss
 from xtgeo.train.memory import POLICIES, apply_policy, choose_policy, current_policy
 from xtgeo.train.optim import build_optimizer
@@ -181,6 +181,9 @@ class TrainProgress:
     def close(self) -> None:
         """Training has stopped (finished or failed)."""
 
+    def note(self, text: str) -> None:
+        """One line on what the run is doing before its first step (model built, compiling, probing)."""
+
 
 class Trainer:
     """The training loop of one process: steps, logs, checkpoints, validation."""
@@ -188,12 +191,15 @@ class Trainer:
     def __init__(self, cfg: Config, data: PreparedData, run_dir: Path, rank: distributed.Rank, device: torch.device,
                  progress: TrainProgress | None = None, pretrained: bool = True) -> None:
         """``pretrained=False`` skips the backbone's pretrained file (a resumed run restores its weights)."""
+        self.started = time.perf_counter()
         self.cfg, self.data, self.run_dir, self.rank, self.device = cfg, data, run_dir, rank, device
         self.progress = progress or TrainProgress()
         torch.manual_seed(cfg.seed)
         model_cfg = cfg.model if pretrained else load_config(cfg, WEIGHTS_FROM_CHECKPOINT).model
         self.model = build_model(model_cfg).to(device)
         self.eager_reason = compile_pixel_stages(self.model, device) if cfg.train.compile else None
+        self.compiled = cfg.train.compile and self.eager_reason is None
+        self.graphs_before = compiled_graphs()  # rows hold the graphs compiled since (for this model)
         if self.eager_reason:
             warnings.warn(f"train.compile: running eagerly, torch.compile does not work here ({self.eager_reason})",
                           stacklevel=2)
@@ -210,6 +216,7 @@ class Trainer:
         self.best: dict[str, Any] | None = None
         self.autocast = dict(device_type=device.type, dtype=torch.bfloat16,
                              enabled=device.type == "cuda" and cfg.train.bf16)
+        self.build_s = time.perf_counter() - self.started
 
     # --- state -----------------------------------------------------------------------------
     def restore(self) -> None:
@@ -301,6 +308,7 @@ class Trainer:
         the probes as rows. RNG states are restored, so the run is the one it would have been."""
         if self.cfg.train.checkpointing != "auto" or self.device.type != "cuda":
             return []
+        self.progress.note("measuring the checkpointing policies on the first batch (its first step compiles)")
         saved = rng_state()
         batch = self._to_device(batch)
 
@@ -313,9 +321,12 @@ class Trainer:
         index = int(distributed.all_max(torch.tensor([POLICIES.index(chosen)], device=self.device)))
         apply_policy(self.model, POLICIES[index])  # the most checkpointed choice of all ranks
         set_rng_state(saved)
+        measured = ", ".join(f"{p.policy} {p.seconds:.2f} s {p.peak_gib:.1f} GiB" if p.fits else f"{p.policy} too big"
+                             for p in probes)
+        self.progress.note(f"checkpointing {POLICIES[index]} ({measured})")
         return [{"policy": p.policy, "step_s": p.seconds, "peak_gib": p.peak_gib} for p in probes]
 
-    @torch.no_grad()
+    @torch.inference_mode()  # as predict's: the compiled stages' graphs for inference serve both
     def validate(self) -> dict[str, float]:
         """Mean loss over the validation scenes' grid crops (all ranks), plus score keys if asked."""
         items = validation_items(self.data, self.cfg.data, self.rank.rank, self.rank.world)
@@ -395,6 +406,33 @@ class Trainer:
             if log:
                 log.close()
 
+    def _graph_count(self) -> dict[str, int]:
+        """With ``train.compile``, ``compiled_graphs``: graphs compiled since the model was built (two
+        for training, two more per input shape validation uses; a count that grows from one logged
+        step to the next means recompiling)."""
+        return {"compiled_graphs": compiled_graphs() - self.graphs_before} if self.cfg.train.compile else {}
+
+    def _log_startup(self, probes: list[dict[str, Any]], probe_s: float, step_started: float,
+                     log: RunLog | None) -> None:
+        """After the first step of this process: one row of where the start-up went, also shown as a
+        note: ``startup_s`` from building the model to the end of this step, of which ``probe_s``
+        in the checkpointing probe and ``first_step_s`` in the step (with ``train.compile``, the
+        probe compiles, or the first step where there is no probe)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # once: the figures include the GPU's work
+        done = time.perf_counter()
+        startup = done - self.started
+        row: dict[str, Any] = {"step": self.step, "startup_s": startup, "probe_s": probe_s,
+                               "first_step_s": done - step_started,
+                               "checkpointing": current_policy(self.model)}
+        if probes:
+            row["probes"] = probes
+        row.update(self._graph_count())
+        self.progress.note(f"first step done {startup:.1f} s after the start (checkpointing probe "
+                           f"{probe_s:.1f} s, first step {row['first_step_s']:.1f} s)")
+        if log:
+            log.log(row)
+
     def _loop(self, stop: int, log: RunLog | None) -> None:
         tc = self.cfg.train
         region = self.cfg.model.region_size
@@ -404,6 +442,8 @@ class Trainer:
         if tc.compile:
             extra["compiled"] = self.eager_reason is None
         self.progress.start(stop, self.step)
+        compiling = "; backbone and decoder compile at the first step" if self.compiled else ""
+        self.progress.note(f"model built in {self.build_s:.1f} s{compiling}")
         try:
             while self.step < stop:
                 epoch, done = divmod(self.step, tc.epoch_steps)
@@ -414,13 +454,17 @@ class Trainer:
                     if batch is None:
                         break
                     window_wait += time.perf_counter() - waited
-                    if "checkpointing" not in extra:
+                    first = "checkpointing" not in extra
+                    if first:
+                        probe_started = time.perf_counter()
                         probes = self.plan_memory(batch)
                         extra["checkpointing"] = current_policy(self.model)
-                        if probes and log:
-                            log.log({"step": self.step, "checkpointing": extra["checkpointing"], "probes": probes})
-                        window_start = time.perf_counter()  # the probes are not training time
+                        window_start, window_wait = time.perf_counter(), 0.0  # the probe, first wait: start-up
+                        if not probes and self.compiled:
+                            self.progress.note("first step (compiling)")
                     stats, grad_norm = self.train_step(batch)
+                    if first:
+                        self._log_startup(probes, window_start - probe_started, window_start, log)
                     logged = None
                     window += stats
                     window_steps += 1
@@ -434,7 +478,7 @@ class Trainer:
                                "lr": self.schedule.get_last_lr()[0], "grad_norm": float(grad_norm),
                                "regions_per_s": window_regions / max(elapsed, 1e-9),
                                "data_wait_fraction": window_wait / max(elapsed, 1e-9),
-                               "memory_gib": _memory_gib(self.device), **extra}
+                               "memory_gib": _memory_gib(self.device), **extra, **self._graph_count()}
                         if log:
                             log.log(row)
                         logged = row
