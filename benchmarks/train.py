@@ -4,7 +4,9 @@ Makes synthetic scenes (``xtgeo synth``) and preprocesses them (``xtgeo preproce
 ``--work`` (kept and reused), runs ``xtgeo train`` with ``--config`` for ``--steps`` steps
 (validation off, one checkpoint at the end), and prints from the run's own ``metrics.jsonl`` the
 median regions/s, peak GB and GB per region and the median ``data_wait_fraction`` of the logged
-rows after the first (compilation, memory probes) — next to the model-only rate of
+rows after the first (compilation, memory probes), the start-up (``startup_s``: model built to first
+step done) and ``compiled_graphs`` (at the first step → at later rows, one number when nothing
+recompiled) — next to the model-only rate of
 ``benchmarks/train_step.py`` on the same GPU in the same run (random crops, no loader), with the
 checkpointing policy that training chose. ``--set`` overrides go to both.
 
@@ -48,7 +50,9 @@ def train_figures(run: Path, regions_per_crop: int, batch: int) -> dict:
     steps = [row for row in rows if "loss" in row][1:]  # the first window holds compilation and probes
     if not steps:
         raise SystemExit(f"{run}: fewer than two logged training rows; raise --steps")
+    startup = next((row for row in rows if "startup_s" in row), {})
     peak_gb = max(row["memory_gib"] for row in steps) * 2**30 / 1e9
+    graphs = [row["compiled_graphs"] for row in (startup, *steps) if "compiled_graphs" in row]
     return {
         "what": "xtgeo train (metrics.jsonl)",
         "regions_per_s": statistics.median(row["regions_per_s"] for row in steps),
@@ -58,6 +62,8 @@ def train_figures(run: Path, regions_per_crop: int, batch: int) -> dict:
         "checkpointing": steps[-1].get("checkpointing", "?"),
         "compiled": steps[-1].get("compiled", "-"),
         "workers": steps[-1].get("workers", "?"),
+        "startup_s": startup.get("startup_s", "-"),
+        "compiled_graphs": "→".join(str(g) for g in dict.fromkeys(graphs)) or "-",  # first step → later rows
     }
 
 
@@ -101,7 +107,7 @@ def main() -> None:
         rows.append({"what": "model only (benchmarks/train_step.py)", "regions_per_s": step.get("regions_per_s"),
                      "peak_gb": step.get("peak_gb"), "gb_per_region": step.get("gb_per_region"),
                      "data_wait_fraction": "-", "checkpointing": step["policy"],
-                     "compiled": cfg.train.compile, "workers": "-"})
+                     "compiled": cfg.train.compile, "workers": "-", "startup_s": "-", "compiled_graphs": "-"})
 
     title = f"{args.config.name}: {crop}² crops of {regions_per_crop} regions of {region} px, batch {batch}"
     table = Table(title=title)
