@@ -1,6 +1,7 @@
 """``xtgeo train``: :func:`xtgeo.train.trainer.run_training` with progress on the console and in a log.
 
-When it starts it says where the run folder, checkpoints, metrics and TensorBoard logs are. Then a
+When it starts it says where the run folder, checkpoints, metrics and TensorBoard logs are, and
+what the start-up does until the first step is done (:meth:`TrainProgress.note`). Then a
 bar of steps with the last loss, throughput, memory and ETA (plain lines at a steady cadence when
 the output is not a terminal), and every validation's scores as they come; the same lines also go
 to ``RUN_DIR/train.log``.
