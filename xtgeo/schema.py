@@ -185,7 +185,7 @@ def validate_table(text: pd.DataFrame, required: tuple[str, ...], source: str) -
             missing = table[column].isna()
             if column in REQUIRED_VALUE_COLUMNS and missing.any():
                 raise _where(source, column, missing, table[column], "is blank or NaN; a value is required")
-            _check_range(table[column], ~missing, table[column].astype(str), source, column)
+            _check_range(table[column], ~missing, table[column], source, column)
             continue
         if column in REQUIRED_VALUE_COLUMNS:
             _check_not_blank(table[column], source, column)
@@ -210,7 +210,7 @@ def check_inside_scenes(table: pd.DataFrame, shapes: dict[str, tuple[int, int]],
         if outside.any():
             first = int(np.flatnonzero(outside.to_numpy())[0])
             scene = table["scene_id"].iloc[first]
-            raise _where(source, column, outside, table[column].astype(str),
+            raise _where(source, column, outside, table[column],
                          f"lies outside scene {scene} ({shapes[scene][0]} x {shapes[scene][1]} pixels)")
 
 
@@ -229,12 +229,13 @@ def _read_csv_text(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _where(source: str, column: str, mask: pd.Series, values: pd.Series, problem: str) -> LabelError:
-    """An error naming the first offending row (1-based data row, and its line in a CSV) and its value."""
+    """An error naming the first offending row (1-based data row, and its line in a CSV) and its value
+    (as written in a text table, as ``str`` gives it in a typed one)."""
     first = int(np.flatnonzero(mask.to_numpy())[0])
     count = int(mask.sum())
     more = f" ({count - 1} more row(s) like it)" if count > 1 else ""
     line = f" (line {first + 2})" if source.lower().endswith(".csv") else ""
-    return LabelError(f"{source}: row {first + 1}{line}, column {column}: {values.iloc[first]!r} {problem}{more}")
+    return LabelError(f"{source}: row {first + 1}{line}, column {column}: {str(values.iloc[first])!r} {problem}{more}")
 
 
 def _check_not_blank(values: pd.Series, source: str, column: str) -> None:
