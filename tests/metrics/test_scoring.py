@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import distance_matrix
 
 from tests.paths import REAL_LABELS
-from xtgeo.metrics import ScoreOptions, lsap, score
+from xtgeo.metrics import ScoreOptions, lsap, matching, score
 from xtgeo.metrics.dense import COSTLY_DISTANCE_M, match_dense, near_shore_dense, pairwise_distance_m
 from xtgeo.metrics.lsap import scipy_assignment
 from xtgeo.metrics.matching import match_fast, near_shore
@@ -68,12 +70,41 @@ def test_fast_matching_equals_dense_on_random_cases(integer_grid):
 
 
 
+
+def test_connected_components_are_scipys():
+    rng = np.random.default_rng(2)
+    for _ in range(60):
+        n_nodes = int(rng.integers(1, 80))
+        n_edges = int(rng.integers(0, 2 * n_nodes))
+        a, b = rng.integers(0, n_nodes, n_edges), rng.integers(0, n_nodes, n_edges)
+        graph = coo_matrix((np.ones(n_edges), (a, b)), shape=(n_nodes, n_nodes))
+        assert np.array_equal(matching._connected_components(a, b, n_nodes),
+                              connected_components(graph, directed=False)[1])
+
+
+def test_six_by_six_components_are_enumerated_without_scipy(monkeypatch):
+    """Crowded clusters of 6 predictions and 6 labels (sub-pixel: one optimum each): solved by
+    enumerating their 720 assignments (a few components per batch), as the dense solver would,
+    with no scipy solve."""
+    solved = []
+    monkeypatch.setattr(matching, "dense_assignment", lambda cost: solved.append(cost.shape))
+    monkeypatch.setattr(matching, "ENUMERATION_BATCH", 720 * 6 * 3)
+    rng = np.random.default_rng(12)
+    centres = np.repeat(rng.random((40, 2)) * 20000, 6, axis=0)
+    pred, gt = centres + rng.random((240, 2)) * 6, centres + rng.random((240, 2)) * 6
+    group = np.repeat(np.arange(4), 60)
+    fast = match_fast(pred, group, gt, group, 4, 200.0)
+    monkeypatch.undo()
+    dense = match_dense(pred, group, gt, group, 4, 200.0)
+    assert solved == [] and fast.dense_scenes == 0 and len(fast.pred) == 240
+    assert np.array_equal(fast.pred, dense.pred) and np.array_equal(fast.gt, dense.gt)
+
 @pytest.mark.parametrize("seed", range(4))
 def test_replayed_scipy_solver_gives_scipys_assignment_on_tie_heavy_matrices(seed, monkeypatch):
     """Whole-pixel points, costly distances: exact ties everywhere; wide, tall and square matrices,
     rows and columns without any cheap entry. Every pair must be scipy's own."""
     gave_up = []
-    monkeypatch.setattr(lsap, "linear_sum_assignment", lambda cost: gave_up.append(1) or linear_sum_assignment(cost))
+    monkeypatch.setattr(lsap, "dense_assignment", lambda cost: gave_up.append(1) or linear_sum_assignment(cost))
     rng = np.random.default_rng(seed)
     for _ in range(150):
         n, m = rng.integers(1, 70, 2)
@@ -91,7 +122,7 @@ def test_replayed_scipy_solver_gives_scipys_assignment_on_tie_heavy_matrices(see
 def test_replay_covers_big_whole_pixel_scenes_without_giving_up(monkeypatch):
     """Scene-sized sparse problems (the benchmark's shape, smaller): the replay finishes on its own."""
     calls = []
-    monkeypatch.setattr(lsap, "linear_sum_assignment", lambda cost: calls.append(cost.shape))
+    monkeypatch.setattr(lsap, "dense_assignment", lambda cost: calls.append(cost.shape))
     rng = np.random.default_rng(9)
     labels = random_labels(rng, 1, 600, shape=(3000, 3000))
     preds = noisy_predictions(rng, labels)

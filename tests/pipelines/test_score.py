@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -276,3 +277,22 @@ def test_a_scene_id_that_would_name_a_path_is_refused(files, xtgeo_cli):
     code, _, err = xtgeo_cli("score", files / "pred.csv", files / "labels.csv", "--shore-from", files / "prep")
     assert code == 1 and err == ("error: pred.csv: row 1 (line 2), column scene_id: '../../elsewhere' is not a scene "
                                  f"id (it would name a path) ({len(pred) - 1} more row(s) like it)\n")
+
+
+def test_score_imports_only_what_it_needs(tmp_path):
+    """Sub-pixel predictions have no exact distance ties: the command needs neither numba (the tie
+    replay) nor scipy, and never the model, raster or GIS stacks (each costs the process time)."""
+    rng = np.random.default_rng(6)
+    labels = random_labels(rng, 2, 300, shape=(2000, 2000), clustered=0.5)
+    noisy_predictions(rng, labels, integer=False).to_csv(tmp_path / "pred.csv", index=False)
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    for scene_id in labels["scene_id"].unique():
+        write_shoreline(tmp_path / f"{scene_id}_shoreline.npy", random_shoreline(rng, (2000, 2000), 300))
+    heavy = {"scipy", "numba", "torch", "rasterio", "geopandas", "dask"}
+    imported = "sorted({m.split('.')[0] for m in sys.modules} & HEAVY)".replace("HEAVY", repr(heavy))
+    report = f"import atexit, sys; atexit.register(lambda: print({imported}))"
+    command = xtgeo_command("score", tmp_path / "pred.csv", tmp_path / "labels.csv", "--shore-root", tmp_path)
+    command[2] = f"{report}; {command[2]}"
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "close to shore (F1_S)" in result.stdout and result.stdout.strip().splitlines()[-1] == "[]"

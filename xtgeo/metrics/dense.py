@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial import KDTree
+
+from xtgeo.metrics.lsap import dense_assignment
 
 #: Metres per scene pixel in the official scorer (xView3 scenes are on 10 m grids): the scorer
 #: measures distances between (row, col) pixels with it, whatever a scene's own transform says.
@@ -63,7 +63,7 @@ def match_scene_dense(
     dist = pairwise_distance_m(pred_rc, gt_rc)
     if costly:
         dist[dist > tolerance_m] = COSTLY_DISTANCE_M
-    rows, cols = linear_sum_assignment(dist)
+    rows, cols = dense_assignment(dist)
     chosen = dist[rows, cols]
     hit = chosen < tolerance_m
     return rows[hit], cols[hit], chosen[hit]
@@ -109,6 +109,8 @@ def near_shore_dense(points_rc: np.ndarray, contours: list[np.ndarray], radius_p
     """Official close-to-shore test (dense): a contour point within ``radius_px``, 0 not counting."""
     if len(contours) == 0 or len(points_rc) == 0:
         return np.zeros(len(points_rc), dtype=bool)
+    from scipy.spatial import KDTree  # imported by the dense path only
+
     shore = np.vstack(contours)
     dists = KDTree(shore).sparse_distance_matrix(KDTree(points_rc), radius_px, p=2).toarray()
     dists[dists == 0] = np.inf

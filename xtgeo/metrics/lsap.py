@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def scipy_assignment(
@@ -53,12 +52,20 @@ def scipy_assignment(
     if n_rows and col4row[0] == -2:  # gave up: the dense solve
         cost = np.full(shape, float(fill))
         cost[(cols, rows) if transpose else (rows, cols)] = values
-        return linear_sum_assignment(cost)
+        return dense_assignment(cost)
     r, c = np.arange(n_rows), col4row
     if transpose:
         order = np.argsort(c, kind="stable")
         return c[order], r[order]
     return r, c
+
+
+def dense_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scipy.optimize.linear_sum_assignment` of a dense matrix; scipy.optimize is imported at
+    the first call, not with this module (a score with neither ties nor big components needs none)."""
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)
 
 
 @functools.lru_cache(maxsize=1)
@@ -90,18 +97,20 @@ def _replay(n_rows, n_cols, indptr, indices, values, fill):  # pragma: no cover 
     chosen = np.empty(n_cols, dtype=np.int64)
     visit_row = np.empty(n_rows, dtype=np.int64)
     visit_r = np.empty(n_rows)
-    positive = np.zeros(n_cols, dtype=np.bool_)
+    positive = np.empty(n_cols, dtype=np.int64)  # the occupied columns with v > 0, in no order
+    slot = np.full(n_cols, -1, dtype=np.int64)  # each column's place in `positive`, -1: not there
+    n_positive = 0
     n_free = n_cols
     visits = 0
     for cur in range(n_rows):
         n_tracked = 0
         n_free_tracked = 0
-        for j in range(n_cols):  # occupied columns with v > 0 are tracked from the start
-            if positive[j]:
-                tracked_at[j] = cur
-                spc[j] = inf
-                tracked[n_tracked] = j
-                n_tracked += 1
+        for k in range(n_positive):  # occupied columns with v > 0 are tracked from the start
+            j = positive[k]
+            tracked_at[j] = cur
+            spc[j] = inf
+            tracked[n_tracked] = j
+            n_tracked += 1
         n_visit = 0
         n_chosen = 0
         n_touched = 0
@@ -215,7 +224,16 @@ def _replay(n_rows, n_cols, indptr, indices, values, fill):  # pragma: no cover 
                 break
         for k in range(n_chosen):
             j = chosen[k]
-            positive[j] = v[j] > 0.0
+            if v[j] > 0.0 and slot[j] == -1:
+                slot[j] = n_positive
+                positive[n_positive] = j
+                n_positive += 1
+            elif v[j] <= 0.0 and slot[j] != -1:  # swap the last one into its place
+                last = positive[n_positive - 1]
+                positive[slot[j]] = last
+                slot[last] = slot[j]
+                slot[j] = -1
+                n_positive -= 1
         n_free -= 1
         for k in range(n_touched):  # back to the reversed order for the next row
             p = touched[k]

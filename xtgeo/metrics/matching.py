@@ -1,8 +1,9 @@
-"""Fast official xView3 matching: KD-tree candidate pairs, solved per connected component.
+"""Fast official xView3 matching: grid-searched candidate pairs, solved per connected component.
 
 Why the restricted problem gives the official assignment (costly distances on). Per scene, the
 official cost of a prediction/label pair is its distance d (metres) when d ≤ tol, else the constant
-C = 9,999,999 × 10. Call the pairs with d ≤ tol *cheap* edges (E); the KD-tree finds exactly them.
+C = 9,999,999 × 10. Call the pairs with d ≤ tol *cheap* edges (E); a grid search
+(:mod:`xtgeo.metrics.neighbours`) finds exactly them.
 With k = min(#pred, #label), a full assignment M costs Σ_{M∩E} d + C·(k − |M∩E|), and
 Σ_{M∩E} d ≤ k·tol < C (checked; k < 499,999 at 200 m), so every optimal M (i) uses a maximum number of
 cheap edges and (ii) among those has the least total cheap distance; conversely any such matching of
@@ -35,17 +36,15 @@ solved by the dense reference (:mod:`xtgeo.metrics.dense`).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from xtgeo.metrics.dense import COSTLY_DISTANCE_M, PIXEL_SIZE_M, Matches, match_dense, scene_rows
-from xtgeo.metrics.lsap import scipy_assignment
+from xtgeo.metrics.lsap import dense_assignment, scipy_assignment
+from xtgeo.metrics.neighbours import box_pairs
 
 #: Two optimal costs closer than this (metres) count as a tie and send the scene to the dense solver.
 TIE_MARGIN_M = 1e-3
@@ -65,18 +64,8 @@ def candidate_pairs(
     tolerance_m: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All same-group (pred, gt, distance) pairs with distance ≤ tolerance (the cheap edges)."""
-    p_sel = np.flatnonzero(pred_group >= 0)
-    g_sel = np.flatnonzero(gt_group >= 0)
-    if len(p_sel) == 0 or len(g_sel) == 0:
-        none = np.empty(0, dtype=np.int64)
-        return none, none, np.empty(0)
     radius_px = tolerance_m / PIXEL_SIZE_M * (1 + 1e-9) + 1e-9  # a superset; exact test below
-    extent = max(np.abs(pred_rc[p_sel]).max(), np.abs(gt_rc[g_sel]).max())
-    separation = 4.0 * (extent + radius_px) + 1.0  # groups far apart along a third axis
-    p3 = np.column_stack([pred_rc[p_sel], pred_group[p_sel] * separation])
-    g3 = np.column_stack([gt_rc[g_sel], gt_group[g_sel] * separation])
-    near = cKDTree(p3).sparse_distance_matrix(cKDTree(g3), radius_px, output_type="ndarray")
-    pred, gt = p_sel[near["i"]], g_sel[near["j"]]
+    pred, gt = box_pairs(pred_rc, pred_group, gt_rc, gt_group, radius_px)
     dist = distance_m(pred_rc[pred], gt_rc[gt])
     cheap = ~(dist > tolerance_m)
     return pred[cheap], gt[cheap], dist[cheap]
@@ -197,9 +186,7 @@ def _solve_connected(
         return chosen, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     p_local, n_p = _dense_numbers(pred)
     g_local, n_g = _dense_numbers(gt)
-    n_nodes = n_p + n_g
-    graph = coo_matrix((np.ones(len(pred)), (p_local, n_p + g_local)), shape=(n_nodes, n_nodes))
-    _, node_comp = connected_components(graph, directed=False)
+    node_comp = _connected_components(p_local, n_p + g_local, n_p + n_g)
     comp = node_comp[p_local]
     p_rank, preds_in = _rank_in_component(node_comp[:n_p])
     g_rank, gts_in = _rank_in_component(node_comp[n_p:], minlength=len(preds_in))
@@ -210,7 +197,9 @@ def _solve_connected(
     tied = [_solve_stars(edges, star, chosen)]
     for shape in np.unique(np.column_stack([preds_in[small], gts_in[small]]), axis=0):
         members = np.flatnonzero(small & (preds_in == shape[0]) & (gts_in == shape[1]))
-        tied.append(_solve_enumerated(edges, members, (int(shape[0]), int(shape[1])), chosen))
+        per_component = math.perm(int(shape.max()), int(shape.min())) * int(shape.min())
+        for batch in np.array_split(members, -(-len(members) * per_component // ENUMERATION_BATCH)):
+            tied.append(_solve_enumerated(edges, batch, (int(shape[0]), int(shape[1])), chosen))
     order = np.argsort(comp, kind="stable")
     bounds = np.searchsorted(comp[order], np.arange(len(star) + 1))
     for k in np.flatnonzero(~star & ~small):
@@ -222,8 +211,11 @@ def _solve_connected(
     return chosen, np.concatenate(tied), comp
 
 
-#: Components with at most this many predictions and labels are solved by enumerating assignments.
-MAX_ENUMERATED_SIDE = 5
+#: Components with at most this many predictions and labels are solved by enumerating assignments
+#: (at most 720 of 6 pairs), larger ones by scipy (whose import then costs a tenth of a second or more).
+MAX_ENUMERATED_SIDE = 6
+#: Enumerated (component, assignment, pair) entries handled at once (16 MiB per float array).
+ENUMERATION_BATCH = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -243,6 +235,23 @@ def _dense_numbers(values: np.ndarray) -> tuple[np.ndarray, int]:
     present[values] = True
     number = np.cumsum(present) - 1
     return number[values], int(present.sum())
+
+
+def _connected_components(a: np.ndarray, b: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Component number of each node of the undirected graph with edges ``a[k]``–``b[k]``, numbered
+    in the order of each component's lowest node. Every node takes the lowest label among its
+    edges' ends, then its label's label, until nothing changes: a few rounds for the small
+    components of candidate pairs (scipy.sparse.csgraph would be imported for this alone)."""
+    label = np.arange(n_nodes)
+    while True:
+        lowest = np.minimum(label[a], label[b])
+        new = label.copy()
+        np.minimum.at(new, a, lowest)
+        np.minimum.at(new, b, lowest)
+        new = new[new]
+        if np.array_equal(new, label):
+            return _dense_numbers(label)[0]
+        label = new
 
 
 def _rank_in_component(node_comp: np.ndarray, minlength: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -305,13 +314,13 @@ def _solve_general(rows: np.ndarray, cols: np.ndarray, dist: np.ndarray) -> tupl
     cost[rows, cols] = dist
     edge_at = np.full(cost.shape, -1)
     edge_at[rows, cols] = np.arange(len(dist))
-    rr, cc = linear_sum_assignment(cost)
+    rr, cc = dense_assignment(cost)
     best = _cheap_cost(cost[rr, cc])
     picked = edge_at[rr, cc]
     picked = picked[picked >= 0]
     for e in picked:
         cost[rows[e], cols[e]] = COSTLY_DISTANCE_M
-        alternative = _cheap_cost(cost[linear_sum_assignment(cost)])
+        alternative = _cheap_cost(cost[dense_assignment(cost)])
         cost[rows[e], cols[e]] = dist[e]
         if alternative[0] == best[0] and alternative[1] - best[1] <= TIE_MARGIN_M:
             return picked, False
@@ -325,25 +334,21 @@ def _cheap_cost(chosen: np.ndarray) -> tuple[int, float]:
 
 
 def near_shore(points_rc: np.ndarray, contours: list[np.ndarray], radius_px: float) -> np.ndarray:
-    """Official close-to-shore test from nearest neighbours instead of a dense distance matrix.
+    """Official close-to-shore test from the nearby contour points instead of a dense distance matrix.
 
     Official rule: a point is near when some contour point lies within ``radius_px`` (squared
     distance ≤ radius², as scipy's KD-tree tests it), a contour point at distance exactly 0 not
-    counting. After removing duplicate contour points at most one can be at distance 0, so the two
-    nearest neighbours decide; their squared distances are recomputed exactly as the KD-tree does.
-    The search stops a pixel beyond the radius (far points, most of a scene, end early); a
-    neighbour not found there is farther than the radius.
+    counting. The contour points in a box of ``radius_px`` around each point are its candidates;
+    their squared distances are computed exactly as the KD-tree does.
     """
     points_rc = np.asarray(points_rc, dtype=np.float64).reshape(-1, 2)
     if len(contours) == 0 or len(points_rc) == 0:
         return np.zeros(len(points_rc), dtype=bool)
-    shore = np.unique(np.vstack(contours).astype(np.float64), axis=0)
-    k = min(2, len(shore))
-    _, index = cKDTree(shore).query(points_rc, k=[1, 2][:k], distance_upper_bound=radius_px + 1.0)
-    d2 = np.full((len(points_rc), 2), np.inf)
-    for n in range(k):
-        found = index[:, n] < len(shore)  # not found: index len(shore), farther than the bound
-        diff = points_rc[found] - shore[index[found, n]]
-        d2[found, n] = diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1]
-    nearest_nonzero = np.where(d2[:, 0] > 0, d2[:, 0], d2[:, 1])
-    return nearest_nonzero <= radius_px * radius_px
+    shore = np.vstack(contours).astype(np.float64)
+    point, contour = box_pairs(points_rc, np.zeros(len(points_rc), dtype=np.int64), shore,
+                               np.zeros(len(shore), dtype=np.int64), radius_px)
+    diff = points_rc[point] - shore[contour]
+    d2 = diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1]
+    near = np.zeros(len(points_rc), dtype=bool)
+    near[point[(d2 > 0) & (d2 <= radius_px * radius_px)]] = True
+    return near

@@ -19,7 +19,6 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from xtgeo.atomic import atomic_path
 from xtgeo.errors import SceneError
@@ -140,5 +139,7 @@ def distance_at_points_km(
     shore = contour_points(contours)
     if len(shore) == 0:
         return np.full(len(points_rc), np.inf)
+    from scipy.spatial import cKDTree  # not with this module: the scorer reads shorelines without it
+
     distance_px, _ = cKDTree(shore).query(points_rc)
     return distance_px * (pixel_size_m / 1000.0)
