@@ -8,7 +8,8 @@ official code, whether the six official scores are identical, and the fast score
 ``--official DIR`` also times the official ``metric.py`` (DIUx-xView xview3-reference, checked out
 outside this repository). ``--whole-process`` adds rows that time whole commands from the CSV files
 on disk, interpreter start and imports included: ``xtgeo score`` (``python cli.py score``) and,
-with ``--official``, ``python DIR/metric.py`` with the leaderboard flags.
+with ``--official``, ``python DIR/metric.py`` with the leaderboard flags; ``--repeat N`` runs each
+command N times, the two in turn, and reports the median (the load average is in the title).
 
 Example: python benchmarks/score.py --scenes 100 --labels 2000 --official /tmp/official --whole-process
 """
@@ -19,6 +20,7 @@ import argparse
 import importlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,16 +59,15 @@ def _timed_command(command: list[str], cwd: Path) -> float:
 
 
 def _whole_processes(args, preds, labels, shore_root: Path | None, tmp: Path, timings: dict, results: dict) -> None:
-    """Time ``xtgeo score`` (and the official ``metric.py``) as whole processes on CSV files."""
+    """Time ``xtgeo score`` (and the official ``metric.py``) as whole processes on CSV files, each
+    ``args.repeat`` times in turn; the median goes to ``timings``."""
     pred_csv, gt_csv, out = tmp / "pred_wp.csv", tmp / "gt_wp.csv", tmp / "score.json"
     preds.to_csv(pred_csv, index=False)
     labels.to_csv(gt_csv, index=False)
     command = [sys.executable, str(REPO / "cli.py"), "score", str(pred_csv), str(gt_csv), "--json", str(out)]
     if shore_root:
         command += ["--shore-root", str(shore_root)]
-    out.unlink(missing_ok=True)
-    timings["xtgeo score (process)"] = _timed_command(command, REPO)
-    results["xtgeo score (process)"] = json.loads(out.read_text())  # the six scores at top level, and more
+    commands = {"xtgeo score (process)": (command, REPO, out)}
     if args.official:
         official_out = tmp / "official.json"
         command = [sys.executable, str(args.official / "metric.py"), "--inference_file", str(pred_csv),
@@ -74,8 +75,16 @@ def _whole_processes(args, preds, labels, shore_root: Path | None, tmp: Path, ti
                    "--shore_tolerance", "2", "--drop_low_detect", "--costly_dist"]
         if shore_root:
             command += ["--shore_root", str(shore_root)]
-        timings["official metric.py (process)"] = _timed_command(command, args.official)
-        results["official metric.py (process)"] = json.loads(official_out.read_text())
+        commands["official metric.py (process)"] = (command, args.official, official_out)
+    seconds: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.repeat):
+        for name, (command, cwd, written) in commands.items():
+            written.unlink(missing_ok=True)
+            seconds[name].append(_timed_command(command, cwd))
+            results[name] = json.loads(written.read_text())  # the six scores at top level, and more
+    for name, runs in seconds.items():
+        timings[name] = statistics.median(runs)
+        print(f"{name}: " + ", ".join(f"{s:.2f}" for s in runs) + f" s (median {timings[name]:.2f})", flush=True)
 
 
 def _as_official_csv(frame: pd.DataFrame, folder: Path, name: str) -> pd.DataFrame:
@@ -96,11 +105,13 @@ def main() -> None:
     parser.add_argument("--official", type=Path, help="folder with the official metric.py and constants.py")
     parser.add_argument("--whole-process", action="store_true",
                         help="also time whole commands (xtgeo score, official metric.py) from CSV files")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each whole process (the median is shown)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     table = Table(title=f"xtgeo score: {args.scenes} scenes × {args.labels} labels and as many predictions"
-                  f" (shore {'off' if args.no_shore else 'on'})")
+                  f" (shore {'off' if args.no_shore else 'on'}; load average at the start "
+                  f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())})")
     for column in ("coordinates", "scorer", "seconds", "× vs dense", "× vs official", "same six scores",
                    "aggregate", "tied scene passes"):
         table.add_column(column, justify="right")
