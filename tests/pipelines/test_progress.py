@@ -75,3 +75,46 @@ def test_train_into_a_log_file_shows_where_things_are_progress_lines_and_scores(
     for log_text in (text, kept):  # start-up notes: on the console and in the run's log
         assert re.search(r"model built in [\d.]+ s\n", log_text), log_text
         assert re.search(r"first step done [\d.]+ s after the start \(checkpointing probe 0.0 s", log_text)
+
+
+def _cli_into_log(log, *args: object) -> tuple[int, str]:
+    """``xtgeo ARGS`` in a subprocess whose output is a file (not a terminal), a line per move."""
+    with log.open("w") as sink:
+        done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", *map(str, args)], stdout=sink,
+                              stderr=subprocess.STDOUT, timeout=600, cwd=REPO,
+                              env={**os.environ, "PYTHONPATH": str(REPO), "XTGEO_PROGRESS_SECONDS": "0"})
+    return done.returncode, log.read_text()
+
+
+def _assert_no_terminal_bars(text: str) -> None:
+    """No colours and no bar in a log: every line that counts something is a plain progress line
+    (the summary table at the end may draw its box)."""
+    assert "\x1b[" not in text
+    counting = [line for line in text.splitlines() if re.search(r"\d+/\d+", line) and "━" in line]
+    assert not counting, counting
+
+
+def _moves(text: str, what: str) -> list[tuple[int, int]]:
+    """(done, total) of every plain progress line of ``what`` that gives a rate and an ETA."""
+    pattern = re.compile(rf"^\d\d:\d\d:\d\d {what} (\d+)/(\d+) \(\d+%\) [\d.e+]+/s ETA [\d:]+")
+    return [(int(m.group(1)), int(m.group(2))) for line in text.splitlines() if (m := pattern.match(line))]
+
+
+def test_preprocess_and_predict_into_a_log_file_write_plain_progress_lines_with_eta(
+        synth_dataset, smoke_checkpoint, tmp_path):
+    status, text = _cli_into_log(tmp_path / "preprocess.log", "preprocess", synth_dataset, "--out",
+                                 tmp_path / "prep", "--workers", 1)
+    assert status == 0, text
+    _assert_no_terminal_bars(text)
+    blocks = _moves(text, "blocks")
+    assert blocks and blocks[-1][0] == blocks[-1][1], text  # blocks counted up to their total
+    assert _moves(text, "scenes")[-1] == (2, 2), text
+
+    status, text = _cli_into_log(tmp_path / "predict.log", "predict", tmp_path / "prep", "--checkpoint",
+                                 smoke_checkpoint, "--out-dir", tmp_path / "detections", "--window-size", 512,
+                                 "--overlap", 0, "--device", "cpu")
+    assert status == 0, text
+    _assert_no_terminal_bars(text)
+    assert _moves(text, "scenes")[-1] == (2, 2), text
+    windows = [line for line in text.splitlines() if re.search(r" windows \d+/\d+ \(\d+%\) .*ETA", line)]
+    assert len(windows) >= 2, text  # each scene's windows, each line with its rate and ETA
