@@ -214,7 +214,8 @@ def append_tiles(path: str | os.PathLike, tiles: list[bytes]) -> tuple[np.ndarra
     """Append ``tiles`` to the file at ``path`` (made by :class:`TileTable`); their offsets and sizes.
 
     Any number of processes may append at once: each reserves its span under an exclusive
-    ``flock`` (extending the file), then writes it without the lock.
+    ``flock`` (extending the file), then writes it without the lock. The file's pages are then
+    handed back (:func:`_release_written`).
     """
     sizes = np.array([len(t) for t in tiles], dtype=np.uint64)
     fd = os.open(path, os.O_RDWR)
@@ -226,11 +227,26 @@ def append_tiles(path: str | os.PathLike, tiles: list[bytes]) -> tuple[np.ndarra
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
         _write_all(fd, tiles, start)
+        _release_written(fd, start + int(sizes.sum()))
     finally:
         os.close(fd)
     offsets = np.zeros_like(sizes)
     np.cumsum(sizes[:-1], out=offsets[1:])
     return offsets + np.uint64(start), sizes
+
+
+def _release_written(fd: int, end: int) -> None:
+    """Start writing the first ``end`` bytes of the file to disk and drop those already written
+    from the page cache (``POSIX_FADV_DONTNEED`` skips pages still dirty or in flight).
+
+    A ``scene.tif`` is written once and not read back soon (9 GB for a full scene), so keeping it
+    cached only evicts other files and makes every append take fresh pages; on this project's VM,
+    memory the host has taken back costs ~2.5 CPU-ms per MB to touch again, ~10× a reused page.
+    Dropping the pages that earlier appends wrote lets later appends reuse them. No-op where the
+    system has no ``posix_fadvise`` (macOS).
+    """
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, 0, end, os.POSIX_FADV_DONTNEED)
 
 
 def _write_all(fd: int, buffers: list[bytes], offset: int) -> None:
