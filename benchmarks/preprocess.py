@@ -166,8 +166,8 @@ def run_one(client, root: Path, height: int, width: int, block_size: int, table:
     tif_bytes = sum(p.stat().st_size for p in out.glob("*/scene.tif"))
     mpx = height * width / 1e6
     table.add_row(f"{height} × {width}", f"{mpx:.0f}", f"{read_s:.1f}", f"{prep_s:.1f}", f"{prep_s / read_s:.2f}×",
-                  f"{prep_s / mpx:.3f}", f"{read_cpu:.1f}", f"{prep_cpu:.1f}", f"{machine_cpu:.1f}", f"{rss.peak / 2**30:.2f}",
-                  f"{tif_bytes / 1e9:.2f}", " / ".join(f"{x:.1f}" for x in load))
+                  f"{prep_s / mpx:.3f}", f"{read_cpu:.1f}", f"{prep_cpu:.1f}", f"{machine_cpu:.1f}",
+                  f"{rss.peak / 2**30:.2f}", f"{tif_bytes / 1e9:.2f}", " / ".join(f"{x:.1f}" for x in load))
     shutil.rmtree(out, ignore_errors=True)
 
 

@@ -116,3 +116,16 @@ def test_halving_averages_the_finite_pixels_of_each_two_by_two():
 def test_tiles_must_start_on_tile_corners():
     with pytest.raises(ValueError, match="tile corner"):
         writer.tile_indices(Window(100, 0, 512, 512), 2048, 2048)
+
+
+def test_appended_tiles_read_back_after_their_pages_are_released(tmp_path):
+    """append_tiles drops written pages from the page cache: the bytes must still be on file where it says."""
+    path = tmp_path / "tiles.bin"
+    path.write_bytes(b"header")
+    rng = np.random.default_rng(3)
+    batches = [[rng.bytes(int(n)) for n in rng.integers(1, 300_000, 5)] for _ in range(3)]
+    placed = [writer.append_tiles(path, tiles) for tiles in batches]
+    data = path.read_bytes()
+    assert data[:6] == b"header" and len(data) == 6 + sum(len(t) for tiles in batches for t in tiles)
+    for tiles, (offsets, sizes) in zip(batches, placed):
+        assert [data[o : o + s] for o, s in zip(offsets.tolist(), sizes.tolist())] == tiles
