@@ -133,9 +133,9 @@ _BLANK_SPELLINGS = sorted({spelling for text in _BLANK_TEXT for spelling in (tex
 
 def _read_csv_typed(path: str | os.PathLike) -> pd.DataFrame | None:
     """The CSV with :data:`NUMERIC_COLUMNS` parsed as numbers (int64 when all whole, as
-    ``pd.to_numeric`` gives) and other columns as stripped text; None when a numeric cell is not a
-    plain number or blank spelling, a required numeric cell is blank, or a column name repeats:
-    the text path then reports the cell."""
+    ``pd.to_numeric`` gives) and other columns as stripped categorical text; None when a numeric
+    cell is not a plain number or blank spelling, a required numeric cell is blank, or a column name
+    repeats: the text path then reports the cell."""
     header = pd.read_csv(path, nrows=0, index_col=False).columns
     if header.duplicated().any():
         return None
@@ -147,8 +147,34 @@ def _read_csv_typed(path: str | os.PathLike) -> pd.DataFrame | None:
     if frame[[c for c in numeric if c in REQUIRED_VALUE_COLUMNS]].isna().any(axis=None):
         return None
     for column in header.difference(numeric):
-        frame[column] = frame[column].str.strip()
+        frame[column] = _stripped_categorical(frame[column])
     return frame
+
+
+def _stripped_categorical(values: pd.Series) -> pd.Series:
+    """A text column as a categorical one with its values stripped (each distinct value once)."""
+    codes, distinct = pd.factorize(values)
+    stripped = distinct.str.strip()
+    if not stripped.is_unique:  # " a" and "a": one category
+        codes, stripped = pd.factorize(stripped[codes])
+    return pd.Series(pd.Categorical.from_codes(codes, stripped), index=values.index, name=values.name)
+
+
+def _text_of(values: pd.Series) -> pd.Series:
+    """A categorical text column as a plain ``str`` column (other columns as they are)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    return pd.Series(values.cat.categories.array.take(values.cat.codes.to_numpy()), index=values.index,
+                     name=values.name)
+
+
+def _per_value(values: pd.Series, test) -> pd.Series:
+    """``test(values)`` (text → one bool per row), evaluated once per distinct value when ``values``
+    is categorical (as the fast CSV path reads text columns)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return test(values)
+    per_value = np.asarray(test(pd.Series(values.cat.categories.array)), dtype=bool)
+    return pd.Series(per_value[values.cat.codes.to_numpy()], index=values.index)
 
 
 def _is_number_column(values: pd.Series) -> bool:
@@ -174,7 +200,8 @@ def validate_table(text: pd.DataFrame, required: tuple[str, ...], source: str) -
 
     ``scene_id``/``confidence`` become strings, numeric columns numbers (rows and columns must not
     be blank), ``is_vessel``/``is_fishing`` nullable booleans (True/False/1/0/blank, any case),
-    ``confidence`` one of HIGH/MEDIUM/LOW. ``source`` names the file in error messages.
+    ``confidence`` one of HIGH/MEDIUM/LOW. ``source`` names the file in error messages. Text columns
+    may also come categorical (checked once per distinct value; returned as ``str`` columns).
     """
     missing = [column for column in required if column not in text.columns]
     if missing:
@@ -197,6 +224,7 @@ def validate_table(text: pd.DataFrame, required: tuple[str, ...], source: str) -
             table[column] = _boolean(table[column], source, column)
         elif column == "confidence":
             _check_confidence(table[column], source)
+        table[column] = _text_of(table[column])
     return table
 
 
@@ -239,14 +267,14 @@ def _where(source: str, column: str, mask: pd.Series, values: pd.Series, problem
 
 
 def _check_not_blank(values: pd.Series, source: str, column: str) -> None:
-    blank = values.str.lower().isin(_BLANK_TEXT)
+    blank = _per_value(values, lambda text: text.str.lower().isin(_BLANK_TEXT))
     if blank.any():
         raise _where(source, column, blank, values, "is blank or NaN; a value is required")
 
 
 def _check_scene_id(values: pd.Series, source: str) -> None:
     """A scene id names files (``<scene_id>_shoreline.npy``, ``PREP_DIR/<scene_id>/``): no path in it."""
-    bad = values.str.contains(r"[/\\\x00]", regex=True) | values.isin([".", ".."])
+    bad = _per_value(values, lambda text: text.str.contains(r"[/\\\x00]", regex=True) | text.isin([".", ".."]))
     if bad.any():
         raise _where(source, "scene_id", bad, values, "is not a scene id (it would name a path)")
 
@@ -274,17 +302,18 @@ def _check_range(numbers: pd.Series, given: pd.Series, shown: pd.Series, source:
 
 
 def _boolean(values: pd.Series, source: str, column: str) -> pd.Series:
-    lower = values.str.lower()
-    known = lower.isin(_TRUE_TEXT) | lower.isin(_FALSE_TEXT) | lower.isin(_BLANK_TEXT)
+    true = _per_value(values, lambda text: text.str.lower().isin(_TRUE_TEXT))
+    false = _per_value(values, lambda text: text.str.lower().isin(_FALSE_TEXT))
+    known = true | false | _per_value(values, lambda text: text.str.lower().isin(_BLANK_TEXT))
     if not known.all():
         raise _where(source, column, ~known, values, "is not a boolean (True/False/blank)")
     parsed = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    parsed[lower.isin(_TRUE_TEXT)] = True
-    parsed[lower.isin(_FALSE_TEXT)] = False
+    parsed[true] = True
+    parsed[false] = False
     return parsed
 
 
 def _check_confidence(values: pd.Series, source: str) -> None:
-    bad = ~values.isin(CONFIDENCE_LEVELS)
+    bad = ~_per_value(values, lambda text: text.isin(CONFIDENCE_LEVELS))
     if bad.any():
         raise _where(source, "confidence", bad, values, f"is not one of {'/'.join(CONFIDENCE_LEVELS)}")

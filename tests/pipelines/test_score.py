@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.hostile import poison_shoreline, run_on_small_disk, xtgeo_command
@@ -138,8 +139,6 @@ def test_a_poisoned_shoreline_cannot_run_code(files, xtgeo_cli, tmp_path):
 def test_fast_csv_parse_gives_the_text_paths_table_and_errors(tmp_path):
     """Plainly valid files take pandas' number parser; the result must equal the careful text path,
     and any cell the fast path cannot take (odd blank spelling, not a number) the text path's error."""
-    import pandas as pd
-
     from xtgeo.schema import _read_csv_text, _read_csv_typed, validate_table
 
     header = ("detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m,"
@@ -162,6 +161,35 @@ def test_fast_csv_parse_gives_the_text_paths_table_and_errors(tmp_path):
         else:
             with pytest.raises(LabelError, match=f"row 6 \\(line 7\\), {message}"):
                 read_labels(tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [("is_vessel", "maybe"), ("is_fishing", " yes "), ("confidence", "low"), ("scene_id", "a/b"), ("scene_id", "..")],
+)
+def test_text_columns_checked_per_distinct_value_name_the_same_row(tmp_path, column, bad):
+    """The fast path checks each distinct text value once (categorical columns): a bad value must
+    give the text path's error, naming its first row and counting the others."""
+    from xtgeo.schema import _read_csv_text, _read_csv_typed, validate_table
+
+    header = "detect_scene_row,detect_scene_column,scene_id,is_vessel,is_fishing,vessel_length_m,confidence"
+    good = {"scene_id": " s1", "is_vessel": "True", "is_fishing": "false", "confidence": "HIGH"}
+    rows = []
+    for k in range(6):
+        cells = dict(good, scene_id=f"s{k % 2}")
+        if k in (2, 4):
+            cells[column] = bad
+        rows.append(f"{k},{k},{cells['scene_id']},{cells['is_vessel']},{cells['is_fishing']},10,{cells['confidence']}")
+    path = tmp_path / "labels.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    typed = _read_csv_typed(path)
+    assert typed is not None and isinstance(typed[column].dtype, pd.CategoricalDtype)
+    with pytest.raises(LabelError) as careful:
+        validate_table(_read_csv_text(path), PREDICTION_COLUMNS, "labels.csv")
+    with pytest.raises(LabelError) as fast:
+        validate_table(typed, PREDICTION_COLUMNS, "labels.csv")
+    assert str(fast.value) == str(careful.value)
+    assert f"row 3 (line 4), column {column}: {bad.strip()!r}" in str(fast.value) and "1 more row" in str(fast.value)
 
 
 @pytest.mark.parametrize(
