@@ -12,9 +12,15 @@ from scipy.spatial import distance_matrix
 
 from tests.paths import REAL_LABELS
 from xtgeo.metrics import ScoreOptions, lsap, matching, score
-from xtgeo.metrics.dense import COSTLY_DISTANCE_M, match_dense, near_shore_dense, pairwise_distance_m
+from xtgeo.metrics.dense import (
+    COSTLY_DISTANCE_M,
+    match_dense,
+    near_shore_dense,
+    near_shore_dense_scenes,
+    pairwise_distance_m,
+)
 from xtgeo.metrics.lsap import scipy_assignment
-from xtgeo.metrics.matching import match_fast, near_shore
+from xtgeo.metrics.matching import match_fast, near_shore, near_shore_scenes
 from xtgeo.scene.shoreline import write_shoreline
 from xtgeo.schema import read_labels
 from xtgeo.synth.score_tables import noisy_predictions, random_labels, random_shoreline
@@ -253,6 +259,23 @@ def test_near_shore_fast_equals_dense_with_boundary_points():
         contours[0][:20].astype(float),
     ])
     assert np.array_equal(near_shore(points, contours, 220.0), near_shore_dense(points, contours, 220.0))
+
+
+def test_near_shore_of_all_scenes_at_once_equals_scene_by_scene():
+    """One grid search over every scene: a point sees only its own scene's contours (scene 1's
+    contours lie right on scene 0's points), a scene without contours and unscored points are never near."""
+    rng = np.random.default_rng(5)
+    shorelines = [[np.round(rng.random((200, 2)) * 2000).astype(np.int32)] for _ in range(2)] + [[]]
+    shorelines[1].append(np.round(rng.random((30, 2)) * 2000).astype(np.int32))
+    points = np.concatenate([rng.random((600, 2)) * 2400 - 200, shorelines[1][0][:10] + 0.5])
+    scene = rng.integers(-1, 3, len(points))
+    scene[-10:] = 0
+    fast = near_shore_scenes(points, scene, shorelines, 220.0)
+    assert np.array_equal(fast, near_shore_dense_scenes(points, scene, shorelines, 220.0))
+    for number, contours in enumerate(shorelines):
+        mine = scene == number
+        assert np.array_equal(fast[mine], near_shore_dense(points[mine], contours, 220.0))
+    assert not fast[scene == -1].any() and not fast[scene == 2].any() and fast[scene == 1].any()
 
 
 def test_empty_predictions_score_zero():

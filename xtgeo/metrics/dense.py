@@ -115,3 +115,15 @@ def near_shore_dense(points_rc: np.ndarray, contours: list[np.ndarray], radius_p
     dists = KDTree(shore).sparse_distance_matrix(KDTree(points_rc), radius_px, p=2).toarray()
     dists[dists == 0] = np.inf
     return np.min(dists, axis=0) != np.inf
+
+
+def near_shore_dense_scenes(
+    points_rc: np.ndarray, point_scene: np.ndarray, shorelines: list[list[np.ndarray]], radius_px: float
+) -> np.ndarray:
+    """:func:`near_shore_dense` scene by scene: point ``k`` against ``shorelines[point_scene[k]]``
+    (-1: not tested, False)."""
+    near = np.zeros(len(points_rc), dtype=bool)
+    for scene, contours in enumerate(shorelines):
+        rows = np.flatnonzero(point_scene == scene)
+        near[rows] = near_shore_dense(points_rc[rows], contours, radius_px)
+    return near

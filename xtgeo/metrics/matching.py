@@ -342,13 +342,23 @@ def near_shore(points_rc: np.ndarray, contours: list[np.ndarray], radius_px: flo
     their squared distances are computed exactly as the KD-tree does.
     """
     points_rc = np.asarray(points_rc, dtype=np.float64).reshape(-1, 2)
-    if len(contours) == 0 or len(points_rc) == 0:
-        return np.zeros(len(points_rc), dtype=bool)
-    shore = np.vstack(contours).astype(np.float64)
-    point, contour = box_pairs(points_rc, np.zeros(len(points_rc), dtype=np.int64), shore,
-                               np.zeros(len(shore), dtype=np.int64), radius_px)
+    return near_shore_scenes(points_rc, np.zeros(len(points_rc), dtype=np.int64), [contours], radius_px)
+
+
+def near_shore_scenes(
+    points_rc: np.ndarray, point_scene: np.ndarray, shorelines: list[list[np.ndarray]], radius_px: float
+) -> np.ndarray:
+    """:func:`near_shore` of many scenes in one grid search: point ``k`` is tested against the
+    contours ``shorelines[point_scene[k]]`` (a ``point_scene`` of -1: not tested, False)."""
+    points_rc = np.asarray(points_rc, dtype=np.float64).reshape(-1, 2)
+    near = np.zeros(len(points_rc), dtype=bool)
+    parts = [(np.vstack(contours), scene) for scene, contours in enumerate(shorelines) if len(contours)]
+    if not parts or len(points_rc) == 0:
+        return near
+    shore = np.concatenate([part for part, _ in parts]).astype(np.float64)
+    shore_scene = np.repeat([scene for _, scene in parts], [len(part) for part, _ in parts])
+    point, contour = box_pairs(points_rc, np.asarray(point_scene), shore, shore_scene, radius_px)
     diff = points_rc[point] - shore[contour]
     d2 = diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1]
-    near = np.zeros(len(points_rc), dtype=bool)
     near[point[(d2 > 0) & (d2 <= radius_px * radius_px)]] = True
     return near

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from xtgeo.errors import ConfigError, SceneError
-from xtgeo.metrics.dense import PIXEL_SIZE_M, Matches, match_dense, near_shore_dense
-from xtgeo.metrics.matching import candidate_pairs, match_fast, near_shore
+from xtgeo.metrics.dense import PIXEL_SIZE_M, Matches, match_dense, near_shore_dense_scenes
+from xtgeo.metrics.matching import candidate_pairs, match_fast, near_shore_scenes
 from xtgeo.scene.shoreline import read_shoreline, shoreline_file
 
 #: Official cap on lengths before the relative error (the longest vessel is 458 m).
@@ -213,7 +213,8 @@ def score(
     label are settled officially even when the given classes would not tell them apart.
     """
     options = options or ScoreOptions()
-    match, shore_test = {"fast": (match_fast, near_shore), "dense": (_match_dense, near_shore_dense)}[matcher]
+    match, shore_test = {"fast": (match_fast, near_shore_scenes),
+                         "dense": (_match_dense, near_shore_dense_scenes)}[matcher]
     pred, gt, names = _tables(predictions, labels)
     tol = options.distance_tolerance
     # Rows stay in place (file order); leaving the score is a False in these masks.
@@ -310,14 +311,13 @@ def _groups(
 def _near_shore_predictions(pred, pred_group, scenes, shore_root, options, shore_test) -> np.ndarray:
     """Predictions of scored scenes within shore + distance tolerance of a contour (official radius)."""
     radius_px = (options.shore_tolerance + options.distance_tolerance / 1000) * 1000 / PIXEL_SIZE_M
-    near = np.zeros(len(pred_group), dtype=bool)
-    for number, scene_id in enumerate(scenes):
+    shorelines = []
+    for scene_id in scenes:
         path = shoreline_file(shore_root, scene_id)
         if not path.is_file():
             raise SceneError(f"{path}: no shoreline file for scene {scene_id}")
-        rows = np.flatnonzero(pred_group == number)
-        near[rows] = shore_test(pred.rc[rows], read_shoreline(path), radius_px)
-    return near
+        shorelines.append(read_shoreline(path))
+    return shore_test(pred.rc, pred_group, shorelines, radius_px)
 
 
 #: Outcome codes of a matched pair for a class task.
