@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +14,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import distance_matrix
 
-from tests.paths import REAL_LABELS
+from tests.paths import REAL_LABELS, REPO
 from xtgeo.metrics import ScoreOptions, lsap, matching, score
 from xtgeo.metrics.dense import (
     COSTLY_DISTANCE_M,
@@ -140,6 +144,27 @@ def test_replay_covers_big_whole_pixel_scenes_without_giving_up(monkeypatch):
     monkeypatch.undo()
     want = linear_sum_assignment(np.where(dist > 200.0, COSTLY_DISTANCE_M, dist))
     assert calls == [] and np.array_equal(got[1], want[1])
+
+
+def test_replay_loads_without_scipy_linalg_and_leaves_it_importable():
+    """numba's CPU target would import scipy.linalg to probe for BLAS (0.1 s of the score process):
+    the replay is loaded with that probe failing, then scipy.linalg imports again, and a numba
+    function that needs BLAS still compiles and is right. A fresh interpreter: this one has scipy."""
+    code = """
+import sys
+import numpy as np
+from xtgeo.metrics.lsap import scipy_assignment
+rows, cols = scipy_assignment((3, 2), np.array([0, 2]), np.array([1, 0]), np.array([1.0, 2.0]), 1e8)
+assert rows.tolist() == [0, 2] and cols.tolist() == [1, 0], (rows, cols)
+assert "scipy.linalg" not in sys.modules and "numba" in sys.modules
+import scipy.linalg.cython_blas
+from numba import njit
+assert njit(lambda a, b: np.dot(a, b))(np.eye(2), np.ones(2)).tolist() == [1.0, 1.0]
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 def test_exact_tolerance_pair_is_cheap_in_assignment_but_not_a_hit():

@@ -26,7 +26,9 @@ every pair with the installed scipy on hundreds of tie-heavy matrices.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
 
 import numpy as np
 
@@ -71,10 +73,35 @@ def dense_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @functools.lru_cache(maxsize=1)
 def compiled_replay():
     """:func:`_replay` compiled by numba: numba is imported at the first tied scene, not with this
-    module; compiled then, or loaded from numba's cache."""
+    module; compiled then, or loaded from numba's cache (with numba's CPU target, see
+    :func:`_without_scipy_blas`) by a first call on a 1 × 1 matrix."""
     from numba import njit
 
-    return njit(cache=True)(_replay)
+    replay = njit(cache=True)(_replay)
+    with _without_scipy_blas():
+        replay(1, 1, np.array([0, 1]), np.array([0]), np.array([1.0]), 2.0)
+    return replay
+
+
+@contextlib.contextmanager
+def _without_scipy_blas():
+    """Makes ``import scipy.linalg.cython_blas`` fail for a moment (unless it is imported already).
+
+    numba's CPU target, set up at its first compile or cache load, probes for BLAS by importing
+    ``scipy.linalg`` (0.1 s or more, with numpy.f2py), and for nothing else than an optional BLAS
+    ``np.dot`` inside ``np.trapezoid``-like loops; the replay uses no BLAS, and numba functions that
+    need BLAS still import scipy when they are compiled (:func:`numba.np.linalg.ensure_blas`).
+    """
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules:
+        yield
+        return
+    sys.modules[name] = None  # an import of it now raises ImportError without importing scipy
+    try:
+        yield
+    finally:
+        if sys.modules.get(name, 0) is None:
+            del sys.modules[name]
 
 
 def _replay(n_rows, n_cols, indptr, indices, values, fill):  # pragma: no cover - compiled
