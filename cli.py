@@ -7,6 +7,7 @@ fails on the user's input prints one line ``error: <file>: <problem>`` and exits
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -344,7 +345,12 @@ def _terminate_like_interrupt() -> Callable[[], None]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the app, turning user errors into one line and exit status 1."""
+    """Console entry point: run the app, turning user errors into one line and exit status 1.
+
+    Without ``argv`` (the ``xtgeo`` process itself) the objects left at the end are frozen out of
+    the garbage collector: the interpreter's last collections would otherwise walk all of them
+    (numba's, pandas'), 0.2–0.4 s of a 2 s ``xtgeo score``; the process frees its memory anyway.
+    """
     show_library_messages()
     _one_line_warnings()
     restore_signals = _terminate_like_interrupt()
@@ -358,6 +364,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     finally:
         restore_signals()
+        if argv is None:
+            gc.freeze()
 
 
 if __name__ == "__main__":

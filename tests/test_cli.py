@@ -68,3 +68,14 @@ def test_short_c_means_config_only():
     owners = {name for name, c in command.commands.items() for p in c.params if "-c" in p.opts}
     assert owners == {"train"}
     assert [p.opts for p in command.commands["train"].params if "-c" in p.opts] == [["--config", "-c"]]
+
+
+def test_the_process_entry_point_freezes_its_objects_at_the_end_and_a_caller_keeps_its_gc(tmp_path):
+    """``xtgeo`` as a process skips the interpreter's last garbage collections (frozen objects);
+    ``cli.main(argv)`` called inside a program (as the tests do) leaves its collector alone."""
+    report = "import atexit, gc; atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))"
+    for entry, frozen in (("cli.main()", True), ("cli.main(['--help'])", False)):
+        code = f"{report}; import cli; {entry}"
+        result = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert "Usage" in result.stdout and result.stdout.strip().splitlines()[-1] == f"frozen {frozen}"
