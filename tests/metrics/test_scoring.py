@@ -148,15 +148,18 @@ def test_replay_covers_big_whole_pixel_scenes_without_giving_up(monkeypatch):
 
 def test_replay_loads_without_scipy_linalg_and_leaves_it_importable():
     """numba's CPU target would import scipy.linalg to probe for BLAS (0.1 s of the score process):
-    the replay is loaded with that probe failing, then scipy.linalg imports again, and a numba
-    function that needs BLAS still compiles and is right. A fresh interpreter: this one has scipy."""
+    the replay is loaded with that probe failing (and no garbage collection), then scipy.linalg imports
+    again, and a numba function that needs BLAS still compiles and is right. A fresh interpreter:
+    this one has scipy."""
     code = """
+import gc
 import sys
 import numpy as np
 from xtgeo.metrics.lsap import scipy_assignment
 rows, cols = scipy_assignment((3, 2), np.array([0, 2]), np.array([1, 0]), np.array([1.0, 2.0]), 1e8)
 assert rows.tolist() == [0, 2] and cols.tolist() == [1, 0], (rows, cols)
 assert "scipy.linalg" not in sys.modules and "numba" in sys.modules
+assert gc.isenabled()  # paused while numba loads, not longer
 import scipy.linalg.cython_blas
 from numba import njit
 assert njit(lambda a, b: np.dot(a, b))(np.eye(2), np.ones(2)).tolist() == [1.0, 1.0]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import sys
 
 import numpy as np
@@ -75,12 +76,25 @@ def compiled_replay():
     """:func:`_replay` compiled by numba: numba is imported at the first tied scene, not with this
     module; compiled then, or loaded from numba's cache (with numba's CPU target, see
     :func:`_without_scipy_blas`) by a first call on a 1 × 1 matrix."""
-    from numba import njit
+    with _without_scipy_blas(), _gc_paused():
+        from numba import njit
 
-    replay = njit(cache=True)(_replay)
-    with _without_scipy_blas():
+        replay = njit(cache=True)(_replay)
         replay(1, 1, np.array([0, 1]), np.array([0]), np.array([1.0]), 2.0)
     return replay
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No garbage collection for a moment: numba's import and CPU target create some hundred
+    thousand lasting objects, and collections while they pile up (0.1 s) free nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager
