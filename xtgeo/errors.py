@@ -112,3 +112,9 @@ def worker_task(function: Callable[P, R]) -> Callable[P, R]:
             raise
 
     return run
+
+
+def error_text(err: BaseException) -> str:
+    """One line for a job that failed (a scene, a task): an XtgeoError's message (it names the file),
+    else the exception's type and :func:`reason` (which looks behind rasterio's "Read failed")."""
+    return one_line(err) if isinstance(err, XtgeoError) else f"{type(err).__name__}: {reason(err)}"

@@ -25,9 +25,9 @@ from typing import Any
 import torch
 
 from xtgeo.config import Config
-from xtgeo.errors import XtgeoError
+from xtgeo.errors import XtgeoError, error_text
 from xtgeo.predict.inference import Predictor
-from xtgeo.predict.jobs import PredictProgress, SceneResult, error_text, predict_scene_files
+from xtgeo.predict.jobs import PredictProgress, SceneResult, predict_scene_files
 from xtgeo.predict.outputs import SceneFiles
 from xtgeo.predict.scene import PredictOptions, load_models
 from xtgeo.predict.sources import ScenePath

@@ -19,7 +19,7 @@ import geopandas as gpd
 import torch
 
 from xtgeo.config import Config
-from xtgeo.errors import XtgeoError
+from xtgeo.errors import error_text
 from xtgeo.predict.heatmap import write_heatmap
 from xtgeo.predict.inference import Predictor
 from xtgeo.predict.outputs import SceneFiles
@@ -59,13 +59,6 @@ class PredictProgress:
 
     def close(self) -> None:
         """No more scenes will come."""
-
-
-def error_text(err: BaseException) -> str:
-    """The first line of an error, with its type unless it is one of xtgeo's (which name the file)."""
-    lines = str(err).strip().splitlines()
-    first = lines[0] if lines else ""
-    return first if isinstance(err, XtgeoError) else f"{type(err).__name__}: {first}".rstrip(": ")
 
 
 def predict_scene_files(

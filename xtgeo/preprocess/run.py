@@ -34,7 +34,7 @@ import pandas as pd
 
 import xtgeo
 from xtgeo.atomic import atomic_path, check_output, make_folder, remove_stale_temporaries
-from xtgeo.errors import SceneError, XtgeoError, reason
+from xtgeo.errors import SceneError, XtgeoError, error_text, reason
 from xtgeo.preprocess import writer
 from xtgeo.preprocess.blocks import BandStats, Block, block_windows, prepare_block, scene_coarse_land
 from xtgeo.preprocess.distance import DEFAULT_SHORE_CAP_KM, cap_pixels
@@ -284,11 +284,6 @@ def scene_sources(scene: Scene) -> dict[str, Any]:
     return prepared.source_fingerprint(paths)
 
 
-def _error_text(err: BaseException) -> str:
-    """One line: an XtgeoError's message (it names the file), else the exception's type and reason."""
-    return str(err) if isinstance(err, XtgeoError) else f"{type(err).__name__}: {reason(err)}"
-
-
 def run_preprocess(
     scenes_dir: str | os.PathLike,
     out: str | os.PathLike,
@@ -329,7 +324,7 @@ def run_preprocess(
             scene = open_scene(folder, require_ancillary=True, check_data=True)
             sources = scene_sources(scene)
         except XtgeoError as err:
-            outcomes[folder.name] = SceneOutcome(folder.name, "failed", _error_text(err))
+            outcomes[folder.name] = SceneOutcome(folder.name, "failed", error_text(err))
             continue
         if not overwrite and prepared.is_complete(out, scene.scene_id, sources):
             outcomes[scene.scene_id] = SceneOutcome(scene.scene_id, "skipped", "already complete")
@@ -380,7 +375,7 @@ def _run_scenes(
                 try:
                     job = SceneJob(scene, out, block_size, shore_cap_km, sources)
                 except Exception as err:  # e.g. the output folder is not writable
-                    yield fail(scene.scene_id, _error_text(err))
+                    yield fail(scene.scene_id, error_text(err))
                     continue
                 job.coarse = client.submit(scene_coarse_land, scene, pure=False)
                 pending.extend((job, w) for w in job.windows)
@@ -409,7 +404,7 @@ def _run_scenes(
                         progress.scene_done(outcome)
                         yield outcome
                 except Exception as err:
-                    yield fail(scene_id, _error_text(err), job)
+                    yield fail(scene_id, error_text(err), job)
             future.release()
             yield from top_up()
     finally:  # interrupted: leave no temporary scene folder behind
