@@ -48,9 +48,11 @@ def is_made_by(folder: str | os.PathLike, command: str) -> bool:
 
 
 def _is_own(folder: Path, record: dict, path: Path) -> bool:
-    """``path`` is a file ``command`` recorded and nobody has changed since."""
+    """``path`` is a file ``command`` recorded and nobody has changed since, inside ``folder`` itself
+    (not reached through a link: a record never reaches outside the folder)."""
     stamp = record.get(path.relative_to(folder).as_posix())
-    return stamp is not None and path.is_file() and not path.is_symlink() and _stamp(path) == stamp
+    return (stamp is not None and path.is_file() and not path.is_symlink()
+            and path.resolve().is_relative_to(folder.resolve()) and _stamp(path) == stamp)
 
 
 def record_made(folder: str | os.PathLike, command: str, paths: Iterable[str | os.PathLike] = ()) -> None:
