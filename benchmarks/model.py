@@ -24,6 +24,7 @@ from typing import Any
 
 import timm
 import torch
+import yaml
 from rich.console import Console
 from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
@@ -33,6 +34,10 @@ from xtgeo.models import CONTEXT_KINDS, build_model
 
 FULL_SCENE = (29_400, 24_400)
 console = Console()
+
+
+#: Decoder settings of every xT model here (``--decoder KEY=VALUE`` adds to them).
+DECODER: dict[str, Any] = {"band_rows": 16}
 
 
 def xt_config(kind: str, region_batch: int, checkpointing: bool, **context: Any) -> dict[str, Any]:
@@ -46,7 +51,7 @@ def xt_config(kind: str, region_batch: int, checkpointing: bool, **context: Any)
         region_batch=region_batch,
         region_encoder=dict(name=BACKBONE, grad_checkpointing=checkpointing),
         context=ctx,
-        decoder=dict(band_rows=16, grad_checkpointing=checkpointing),
+        decoder=dict(DECODER, grad_checkpointing=checkpointing),
     )
 
 
@@ -192,11 +197,14 @@ def main() -> None:
     parser.add_argument("--sides", default="1024,2048,4096,8192,16384")
     parser.add_argument("--no-plain", action="store_true", help="skip plain SwinV2-T in the memory sweep")
     parser.add_argument("--compile", action="store_true", help="torch.compile the backbones")
+    parser.add_argument("--decoder", action="append", default=[], metavar="KEY=VALUE",
+                        help="decoder setting of the xT models, e.g. out_stride=2 (repeatable)")
     parser.add_argument("--json", type=Path, help="write all figures here")
     args = parser.parse_args()
+    DECODER.update((key, yaml.safe_load(value)) for key, value in (item.split("=", 1) for item in args.decoder))
     sections = args.sections.split(",")
     torch.backends.cuda.matmul.allow_tf32 = True
-    results: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+    results: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "decoder": DECODER}
     peak = 989.0  # dense bf16 datasheet figure, replaced by the measured one when asked
     tables = []
 

@@ -143,7 +143,7 @@ def run_many(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
     from xtgeo.predict.scene import PredictOptions
     from xtgeo.train.checkpoint import save_checkpoint
 
-    cfg = load_config(ROOT / opts["config"])
+    cfg = load_config(ROOT / opts["config"], opts.get("set", []))
     options = PredictOptions(window_size=opts["window"], overlap=opts["overlap"], batch=opts["batch"],
                              device=opts["device"], readers=readers)
     marks = [k for k in RSS_AFTER if k <= opts["scenes"]]
@@ -190,8 +190,8 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
     from xtgeo.predict.scene import default_readers, predict_scene, window_reader
     from xtgeo.predict.sources import find_sources
 
-    cfg = load_config(ROOT / opts["config"],
-                      [f"model.region_batch={opts['region_batch']}"] if opts.get("region_batch") else [])
+    region_batch = [f"model.region_batch={opts['region_batch']}"] if opts.get("region_batch") else []
+    cfg = load_config(ROOT / opts["config"], [*region_batch, *opts.get("set", [])])
     device = torch.device(opts["device"])
     readers = readers or default_readers([device])
     predictor = Predictor(build_model(cfg.model), device, opts["batch"], compile_model=opts.get("compile", False))
@@ -225,7 +225,8 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
     mpx = opts["height"] * opts["width"] / 1e6
     return {
         "case": name, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "scene": f"{opts['height']} x {opts['width']}", "model": opts["config"], "source": opts["source"],
+        "scene": f"{opts['height']} x {opts['width']}", "model": " ".join([opts["config"], *opts.get("set", [])]),
+        "source": opts["source"],
         "windows": len(grid), "window": opts["window"], "overlap": opts["overlap"], "batch": opts["batch"],
         "region_batch": cfg.model.region_batch, "compiled": bool(opts.get("compile")), "readers": readers,
         "first_scene_s": round(scene_s[0], 2), "scene_s": round(steady, 2), "write_s": round(write_s, 3),
@@ -250,6 +251,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, help="window-reading threads [default: as xtgeo predict]")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (the first scene pays the compilation)")
+    parser.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     rows = []
@@ -259,7 +261,7 @@ def main() -> None:
                                        ("scenes", args.scenes),
                                                 ("device", args.device), ("source", args.source),
                                                 ("overlap", args.overlap), ("region_batch", args.region_batch),
-                                                ("compile", args.compile)) if v})
+                                                ("compile", args.compile), ("set", args.set)) if v})
         rows.append((run_many if name == "many" else run_case)(name, opts, args.readers))
     table = Table(title="xtgeo predict: whole scene")
     table.add_column("")

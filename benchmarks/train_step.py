@@ -126,9 +126,10 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--profile", type=Path, help="write a profiler table of one step here")
     parser.add_argument("--contexts", action="store_true", help="also time each context encoder alone")
+    parser.add_argument("--set", action="append", default=[], help="config override key=value (repeatable)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    cfg = load_config(args.config)  # its base: chain resolved, checked
+    cfg = load_config(args.config, args.set)  # its base: chain resolved, checked
     crop = cfg.data.crop_size
     model_cfg = cfg.model
     torch.manual_seed(0)
@@ -137,7 +138,8 @@ def main() -> None:
         model.compile_pixel_stages()
     regions = (crop // model.encoder.region_size) ** 2
     results: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-                               "config": str(args.config), "crop": crop, "regions": regions, "compile": args.compile}
+                               "config": str(args.config), "set": args.set, "crop": crop, "regions": regions,
+                               "compile": args.compile}
     start = time.perf_counter()
     rows = policy_rows(model, crop, regions, args.policies.split(","), [int(b) for b in args.batches.split(",")],
                        args.repeats)

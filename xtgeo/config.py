@@ -77,6 +77,9 @@ class DecoderConfig:
     #: ... and without gradients (wider bands recompute fewer halo rows).
     inference_band_rows: int = 64
     grad_checkpointing: bool = False
+    #: Stride of the last decoder stage (1, 2, 4, …); the heads are upsampled bilinearly from it to
+    #: full resolution. 2 drops the costliest full-resolution convolutions.
+    out_stride: int = 1
     #: Length head: metres = length_scale · softplus(logit).
     length_scale: float = 100.0
 
@@ -239,7 +242,7 @@ _POSITIVE = {"data.crop_size", "train.steps", "train.epoch_steps", "train.batch_
              "data.center_sigma_px", "data.vv_std", "data.vh_std", "train.memory_fraction",
              "model.in_chans", "model.region_size", "model.region_batch", "model.context.depth", "model.context.dim",
              "model.context.heads", "model.decoder.width", "model.decoder.min_width", "model.decoder.band_rows",
-             "model.decoder.inference_band_rows", "model.decoder.length_scale"}
+             "model.decoder.inference_band_rows", "model.decoder.out_stride", "model.decoder.length_scale"}
 _NON_NEGATIVE = {"seed", "data.num_workers", "data.val_scenes_count", "data.val_window_size", "train.weight_decay",
                  "train.warmup_steps", "train.grad_clip", "loss.focal_alpha", "loss.focal_beta", "loss.center_weight",
                  "loss.vessel_weight", "loss.fishing_weight", "loss.length_weight", "postprocess.nms_radius_px"}

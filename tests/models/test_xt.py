@@ -140,11 +140,13 @@ def test_decode_windows_have_one_height_cover_every_row_and_reach_the_halo():
                     assert max(inner) <= band_rows and len(windows) == -(-(rows - 2 * halo) // band_rows)
 
 
-def test_banded_decoder_matches_whole_image_decoder():
+@pytest.mark.parametrize("out_stride", [1, 2, 4])
+def test_banded_decoder_matches_whole_image_decoder(out_stride):
     x = torch.randn(1, 2, 1000, 64, requires_grad=True)  # 32 deepest rows (padded), the halo is 6
     outs, grads = [], []
-    for band_rows, ckpt in [(1, True), (1000, False)]:  # 4 windows of 17 deepest rows; the whole image
-        model = tiny_model(decoder=dict(width=32, min_width=8, band_rows=band_rows, grad_checkpointing=ckpt))
+    for ckpt in [True, False]:  # checkpointed: 4 windows of 17 deepest rows; else the whole image
+        model = tiny_model(decoder=dict(width=32, min_width=8, band_rows=1, grad_checkpointing=ckpt,
+                                        out_stride=out_stride))
         x.grad = None
         out = model(x)
         (out["vessel"] * out["length"] + out["center"]).mean().backward()
@@ -158,12 +160,51 @@ def test_banded_decoder_matches_whole_image_decoder():
 
 def test_inference_decodes_in_wider_bands_with_the_same_result():
     x = torch.randn(1, 2, 1000, 64)
-    model = tiny_model(decoder=dict(width=32, min_width=8, band_rows=1, inference_band_rows=1000))
+    model = tiny_model(decoder=dict(width=32, min_width=8, band_rows=1, inference_band_rows=1000,
+                                    grad_checkpointing=True))
     with torch.no_grad():
         wide = model(x)  # one band: 32 deepest rows at once
     narrow = model(x)  # gradients on: 4 bands of at most 6 rows (the halo), each decoded in 17
     for head in wide:
         torch.testing.assert_close(wide[head], narrow[head].detach(), rtol=1e-4, atol=1e-4)
+
+
+def test_decoder_bands_only_where_they_save_memory():
+    """Bands under decoder checkpointing and without gradients; one window when training keeps
+    every activation anyway (bands would only recompute their halo)."""
+    x = torch.randn(1, 2, 1000, 64)
+    calls = {}
+
+    def decodes(ckpt: bool, grad: bool) -> int:
+        model = tiny_model(decoder=dict(width=32, min_width=8, band_rows=1, inference_band_rows=8,
+                                        grad_checkpointing=ckpt)).train()
+        count = []
+        model.decoder.register_forward_hook(lambda *_: count.append(1))
+        with torch.set_grad_enabled(grad):
+            out = model(x)
+        if grad:
+            out["center"].mean().backward()
+        return len(count)
+
+    calls = {(ckpt, grad): decodes(ckpt, grad) for ckpt in (True, False) for grad in (True, False)}
+    assert calls[(False, True)] == 1
+    assert calls[(True, True)] > calls[(True, False)] == calls[(False, False)] > 1
+
+
+@pytest.mark.parametrize("out_stride", [2, 4])
+def test_coarser_output_stride_gives_full_resolution_maps_with_fewer_stages(out_stride):
+    fine, coarse = tiny_model(), tiny_model(decoder=dict(width=32, min_width=8, band_rows=2, out_stride=out_stride))
+    assert len(coarse.decoder.stages) == len(fine.decoder.stages) - out_stride.bit_length() + 1
+    with torch.no_grad():
+        out = coarse(torch.randn(1, 2, 97, 150))
+    for value in out.values():
+        assert value.shape == (1, 1, 97, 150) and torch.isfinite(value).all()
+
+
+@pytest.mark.parametrize("out_stride", [3, 8])
+def test_output_stride_must_be_a_power_of_two_within_the_finest_level(out_stride):
+    with pytest.raises(ConfigError, match="out_stride"):
+        tiny_model(decoder=dict(out_stride=out_stride))
 
 
 def test_decoder_norm_is_a_channel_layer_norm_that_keeps_the_autocast_dtype():

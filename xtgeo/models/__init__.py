@@ -10,7 +10,7 @@ without the geospatial stack. The config's keys, defaults and checks are in :mod
     context: {kind: xl, depth: 2, dim: null (= deepest backbone channels), heads: 8, ...}
                                  # further context keys are the kind's options (e.g. xl: mem_len)
     decoder: {width: 256, min_width: 16, band_rows: 16, inference_band_rows: 64,
-              grad_checkpointing: false, length_scale: 100.0}
+              grad_checkpointing: false, out_stride: 1, length_scale: 100.0}
 """
 
 from __future__ import annotations

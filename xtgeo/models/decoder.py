@@ -2,7 +2,9 @@
 
 The decoder starts at the deepest (context-enhanced) level, and at each shallower level upsamples
 2×, concatenates the skip maps and applies two 3×3 convolutions; below the shallowest level it
-keeps upsampling to stride 1, where it also sees the input image. Only per-pixel normalisation
+keeps upsampling to its output stride (1 by default), where it also sees the input image
+(average-pooled to that stride); the heads at a coarser output stride are upsampled bilinearly to
+full resolution, which spares the costliest full-resolution convolutions. Only per-pixel normalisation
 (LayerNorm over channels) is used, so the result at a pixel depends on its neighbourhood alone.
 
 That locality lets :meth:`UNetDecoder.forward_bands` decode a whole scene in horizontal bands,
@@ -59,7 +61,8 @@ class UNetDecoder(nn.Module):
     """Decoder over levels with ``channels`` and ``reductions`` (shallow → deep, each 2× apart).
 
     Stage widths start at ``width`` for the deepest level and halve per stage, never below
-    ``min_width``; ``out_channels`` is the width at full resolution.
+    ``min_width``; ``out_channels`` is the width of the last stage, at ``out_stride`` (a power of
+    two, at most the finest reduction).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class UNetDecoder(nn.Module):
         in_chans: int,
         width: int = 256,
         min_width: int = 16,
+        out_stride: int = 1,
     ) -> None:
         super().__init__()
         for fine, coarse in zip(reductions, reductions[1:]):
@@ -76,8 +80,11 @@ class UNetDecoder(nn.Module):
                 raise ValueError(f"decoder needs feature levels 2× apart, got reductions {reductions}")
         if reductions[0] & (reductions[0] - 1):
             raise ValueError(f"decoder needs a power-of-two finest reduction, got {reductions[0]}")
+        if out_stride < 1 or out_stride & (out_stride - 1) or out_stride > reductions[0]:
+            raise ValueError(f"decoder out_stride must be a power of two up to {reductions[0]}, got {out_stride}")
         self.reductions = list(reductions)
-        extra = reductions[0].bit_length() - 1  # stages from the finest level down to stride 1
+        self.out_stride = out_stride
+        extra = (reductions[0] // out_stride).bit_length() - 1  # stages from the finest level to out_stride
         widths = [max(width >> k, min_width) for k in range(len(channels) + extra)]
         skips = list(reversed(channels))[1:] + [0] * (extra - 1) + ([in_chans] if extra else [])
         stages = [ConvBlock(channels[-1], widths[0])]
@@ -90,14 +97,16 @@ class UNetDecoder(nn.Module):
 
     @property
     def halo(self) -> int:
-        """Receptive-field radius in pixels: two 3×3 convs per stage plus one coarse pixel per upsample."""
-        return sum(2 * s for s in self.strides) + sum(self.strides[:-1])
+        """Receptive-field radius in pixels: two 3×3 convs per stage plus one coarse pixel per upsample
+        (the heads' upsampling to full resolution included)."""
+        upsample_heads = self.out_stride if self.out_stride > 1 else 0
+        return sum(2 * s for s in self.strides) + sum(self.strides[:-1]) + upsample_heads
 
     def forward(self, feats: list[torch.Tensor], image: torch.Tensor) -> torch.Tensor:
-        """Decode stitched maps (shallow → deep) and the image to (B, out_channels, H, W)."""
+        """Decode stitched maps (shallow → deep) and the image to (B, out_channels, H, W) / out_stride."""
         skips = list(reversed(feats))[1:] + [None] * (len(self.stages) - self.levels)
         if len(self.stages) > self.levels:
-            skips[-1] = image
+            skips[-1] = image if self.out_stride == 1 else F.avg_pool2d(image, self.out_stride)
         x = self.stages[0](feats[-1])
         for stage, skip in zip(self.stages[1:], skips):
             x = upsample2(x)
@@ -114,7 +123,8 @@ class UNetDecoder(nn.Module):
         band_rows: int,
         grad_checkpointing: bool = False,
     ) -> torch.Tensor:
-        """``head(forward(feats, image))`` computed in bands of at most ``band_rows`` deepest-level rows.
+        """``head(forward(feats, image))``, upsampled to full resolution, computed in bands of at most
+        ``band_rows`` deepest-level rows.
 
         Each band is decoded in a window reaching :attr:`halo` beyond it (or to the image edge),
         then cropped. All windows have one height (:func:`band_windows`), so a compiled decoder
@@ -143,7 +153,10 @@ class UNetDecoder(nn.Module):
         """Decode one window (``per_level`` row pieces per level) and keep its pixel rows top..bottom."""
         levels = [torch.cat(inputs[i : i + per_level], dim=2) if per_level > 1 else inputs[i]
                   for i in range(0, len(inputs), per_level)]
-        return head(self(levels[1:], levels[0]))[:, :, top:bottom].clone()
+        maps = head(self(levels[1:], levels[0]))
+        if self.out_stride > 1:
+            maps = F.interpolate(maps, scale_factor=self.out_stride, mode="bilinear", align_corners=False)
+        return maps[:, :, top:bottom].clone()
 
 
 def band_windows(rows: int, band_rows: int, halo: int) -> list[tuple[int, int, int, int]]:

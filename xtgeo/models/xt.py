@@ -38,7 +38,7 @@ class XT(nn.Module):
         self.band_rows, self.inference_band_rows = decoder.band_rows, decoder.inference_band_rows
         self.decoder_checkpointing = decoder.grad_checkpointing
         self.decoder = UNetDecoder(region_encoder.channels, region_encoder.reductions, region_encoder.in_chans,
-                                   width=decoder.width, min_width=decoder.min_width)
+                                   width=decoder.width, min_width=decoder.min_width, out_stride=decoder.out_stride)
         self.head = XView3Heads(self.decoder.out_channels, length_scale=decoder.length_scale)
 
     def compile_pixel_stages(self, **options: Any) -> None:
@@ -67,8 +67,18 @@ class XT(nn.Module):
         maps = self.encoder(padded, grid)
         maps[-1] = self.contextualize(maps[-1], grid)
         feats = [stitch(m, grid) for m in maps]
-        # Without gradients no activations are kept, so wider bands cost little memory and
-        # recompute fewer halo rows.
-        band_rows = self.band_rows if torch.is_grad_enabled() else max(self.band_rows, self.inference_band_rows)
-        stacked = self.decoder.forward_bands(feats, padded, self.head, band_rows, self.decoder_checkpointing)
+        stacked = self.decoder.forward_bands(feats, padded, self.head, self.decoder_band_rows(feats[-1].shape[2]),
+                                             self.decoder_checkpointing)
         return XView3Heads.as_maps(stacked[:, :, :height, :width])
+
+    def decoder_band_rows(self, rows: int) -> int:
+        """Deepest-level rows the decoder decodes at once, of ``rows`` in all.
+
+        Bands bound memory only where their activations are dropped: under decoder checkpointing
+        (``band_rows``) and without gradients (``inference_band_rows`` or more: wider bands
+        recompute fewer halo rows). Training without decoder checkpointing keeps every band's
+        activations anyway, so it decodes the whole crop at once and recomputes no halo.
+        """
+        if not torch.is_grad_enabled():
+            return max(self.band_rows, self.inference_band_rows)
+        return self.band_rows if self.decoder_checkpointing else rows

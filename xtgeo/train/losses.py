@@ -15,10 +15,6 @@ from xtgeo.data.targets import IGNORE
 from xtgeo.tasks.xview3 import HEADS, PEAK_LOSS_MASK
 
 
-def _zero(x: torch.Tensor) -> torch.Tensor:
-    return x.sum() * 0.0
-
-
 def center_focal(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, alpha: float = 2.0,
                  beta: float = 4.0) -> torch.Tensor:
     """Penalty-reduced focal loss (CenterNet) normalised by the number of object centres."""
@@ -36,23 +32,22 @@ def center_mse(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor)
 
 
 def bce_dice(logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 0.5) -> torch.Tensor:
-    """``(1 - dice_weight)·BCE + dice_weight·(1 - dice)`` over the pixels whose target is not IGNORE."""
-    mask = target != IGNORE
-    if not mask.any():
-        return _zero(logits)
-    x, t = logits[mask], target[mask]
-    bce = F.binary_cross_entropy_with_logits(x, t)
-    prob = torch.sigmoid(x)
-    dice = (2 * (prob * t).sum() + 1.0) / (prob.sum() + t.sum() + 1.0)
+    """``(1 - dice_weight)·BCE + dice_weight·(1 - dice)`` over the pixels whose target is not IGNORE
+    (zero when there are none). Masked by multiplication, so the GPU never waits for the host."""
+    mask = (target != IGNORE).to(logits.dtype)
+    known = target * mask
+    bce = (F.binary_cross_entropy_with_logits(logits, known, reduction="none") * mask).sum() / mask.sum().clamp(min=1)
+    prob = torch.sigmoid(logits) * mask
+    dice = (2 * (prob * known).sum() + 1.0) / (prob.sum() + known.sum() + 1.0)
     return (1 - dice_weight) * bce + dice_weight * (1 - dice)
 
 
 def relative_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean of |pred - target| / target over the pixels with a known length (target > 0)."""
-    mask = target > 0
-    if not mask.any():
-        return _zero(pred)
-    return ((pred[mask] - target[mask]).abs() / target[mask]).mean()
+    """Mean of |pred - target| / target over the pixels with a known length (target > 0); zero
+    when there are none."""
+    known = target > 0
+    error = (pred - target).abs() / torch.where(known, target, 1.0)
+    return torch.where(known, error, 0.0).sum() / known.sum().clamp(min=1)
 
 
 def xview3_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],

@@ -20,7 +20,7 @@ import torch
 
 STAGES = ("backbone", "context", "decoder")
 #: Candidate policies, least recomputation first.
-POLICIES = ("none", "decoder", "context+decoder", "backbone+decoder", "backbone+context+decoder")
+POLICIES = ("none", "decoder", "context+decoder", "backbone", "backbone+decoder", "backbone+context+decoder")
 
 
 def stages_of(policy: str) -> set[str]:
