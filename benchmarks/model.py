@@ -36,13 +36,14 @@ FULL_SCENE = (29_400, 24_400)
 console = Console()
 
 
-#: Decoder settings of every xT model here (``--decoder KEY=VALUE`` adds to them).
+#: Decoder and context settings of every xT model here (``--decoder``/``--context KEY=VALUE`` add to them).
 DECODER: dict[str, Any] = {"band_rows": 16}
+CONTEXT: dict[str, Any] = {"depth": 2, "heads": 8}
 
 
 def xt_config(kind: str, region_batch: int, checkpointing: bool, **context: Any) -> dict[str, Any]:
     """Swin-T xT at 256-px regions; everything checkpointed when ``checkpointing``."""
-    ctx = dict(kind=kind, depth=2, heads=8, **context)
+    ctx = dict(CONTEXT, kind=kind, **context)
     if checkpointing and kind in ("xl", "vit"):
         ctx["grad_checkpointing"] = True
     return dict(
@@ -199,12 +200,16 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the backbones")
     parser.add_argument("--decoder", action="append", default=[], metavar="KEY=VALUE",
                         help="decoder setting of the xT models, e.g. out_stride=2 (repeatable)")
+    parser.add_argument("--context", action="append", default=[], metavar="KEY=VALUE",
+                        help="context setting of the xT models, e.g. dim=384 (repeatable)")
     parser.add_argument("--json", type=Path, help="write all figures here")
     args = parser.parse_args()
-    DECODER.update((key, yaml.safe_load(value)) for key, value in (item.split("=", 1) for item in args.decoder))
+    for settings, items in ((DECODER, args.decoder), (CONTEXT, args.context)):
+        settings.update((key, yaml.safe_load(value)) for key, value in (item.split("=", 1) for item in items))
     sections = args.sections.split(",")
     torch.backends.cuda.matmul.allow_tf32 = True
-    results: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "decoder": DECODER}
+    results: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "decoder": DECODER,
+                               "context": CONTEXT}
     peak = 989.0  # dense bf16 datasheet figure, replaced by the measured one when asked
     tables = []
 

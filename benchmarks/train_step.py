@@ -86,7 +86,8 @@ def profile_step(model, crop: int, policy: str, out: Path) -> dict[str, float]:
         torch.cuda.synchronize()
         wall = time.perf_counter() - start
     events = prof.key_averages()
-    gpu = sum(e.self_device_time_total for e in events) / 1e6
+    kernels = [e for e in events if e.device_type == torch.autograd.DeviceType.CUDA]  # not their CPU ops too
+    gpu = sum(e.self_device_time_total for e in kernels) / 1e6
     out.write_text(events.table(sort_by="self_device_time_total", row_limit=40, max_name_column_width=90))
     return {"wall_s": wall, "kernel_s": gpu, "gpu_busy": gpu / wall}
 

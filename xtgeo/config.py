@@ -167,10 +167,14 @@ class TrainConfig:
     #: torch.compile the backbone and decoder (CUDA; falls back to eager, with a note, where it cannot).
     compile: bool = False
     #: Activation checkpointing: "config" (the model section's grad_checkpointing flags) or "auto"
-    #: (measured on the first batch of a CUDA run: the fastest policy that fits, xtgeo.train.memory).
+    #: (measured on the first batch of a CUDA run, xtgeo.train.memory: of the policies that fit, the
+    #: one using least memory among those at most checkpointing_slowdown slower than the fastest).
     checkpointing: str = "config"
     #: Share of the GPU memory free at the start that "auto" checkpointing may plan to use.
     memory_fraction: float = 0.9
+    #: Step time "auto" checkpointing may give up for less memory: 0.25 = up to 25 % slower than the
+    #: fastest policy that fits; 0 = always the fastest.
+    checkpointing_slowdown: float = 0.25
 
 
 @dataclass
@@ -244,7 +248,8 @@ _POSITIVE = {"data.crop_size", "train.steps", "train.epoch_steps", "train.batch_
              "model.context.heads", "model.decoder.width", "model.decoder.min_width", "model.decoder.band_rows",
              "model.decoder.inference_band_rows", "model.decoder.out_stride", "model.decoder.length_scale"}
 _NON_NEGATIVE = {"seed", "data.num_workers", "data.val_scenes_count", "data.val_window_size", "train.weight_decay",
-                 "train.warmup_steps", "train.grad_clip", "loss.focal_alpha", "loss.focal_beta", "loss.center_weight",
+                 "train.warmup_steps", "train.grad_clip",
+                 "train.checkpointing_slowdown", "loss.focal_alpha", "loss.focal_beta", "loss.center_weight",
                  "loss.vessel_weight", "loss.fishing_weight", "loss.length_weight", "postprocess.nms_radius_px"}
 _FRACTIONS = {"data.object_fraction", "data.min_valid_fraction", "train.min_lr_ratio", "loss.dice_weight",
               "postprocess.center_threshold", "postprocess.vessel_threshold", "postprocess.fishing_threshold",

@@ -2,12 +2,15 @@
 
 ``train.checkpointing: config`` keeps the model section's own ``grad_checkpointing`` flags;
 ``auto`` measures, once at the start of a CUDA run, one training step (forward + loss + backward,
-no optimiser step) on the first batch under each policy of :data:`POLICIES`, and keeps the fastest
-whose peak memory fits in ``train.memory_fraction`` of the GPU memory that was free before the
-model ran. A policy that runs out of memory is skipped; if none fits, every stage is checkpointed.
+no optimiser step) on the first batch under each policy of :data:`POLICIES`. Of the policies whose
+peak memory fits in ``train.memory_fraction`` of the GPU memory that was free before the model ran,
+it keeps the one using least memory among those at most ``train.checkpointing_slowdown`` slower
+than the fastest: memory left free serves validation, larger crops or other runs on the GPU. A
+policy that runs out of memory is skipped; if none fits, every stage is checkpointed.
 
 The probe costs one untimed step (where ``torch.compile`` compiles) and one step per policy:
-checkpointing wraps the compiled stages, so no policy compiles anything again.
+checkpointing wraps the compiled stages, so no policy compiles them again, except the decoder
+once more for the band shape of the policies that checkpoint it.
 """
 
 from __future__ import annotations
@@ -61,9 +64,10 @@ class Probe:
 
 
 def choose_policy(model: torch.nn.Module, step: Callable[[], None], device: torch.device,
-                  memory_fraction: float) -> tuple[str, list[Probe]]:
+                  memory_fraction: float, slowdown: float = 0.0) -> tuple[str, list[Probe]]:
     """Time ``step`` (forward + backward, gradients zeroed after) once under each policy; return the
-    fastest that fits in ``memory_fraction`` of the free GPU memory, and every probe.
+    policy :func:`thriftiest` picks of those that fit in ``memory_fraction`` of the free GPU
+    memory, and every probe.
 
     The first policy that does not run out of memory runs one more step first, untimed: it
     compiles (``train.compile``) and, policies going from most memory to least, grows the memory
@@ -93,7 +97,17 @@ def choose_policy(model: torch.nn.Module, step: Callable[[], None], device: torc
         peak = torch.cuda.max_memory_allocated(device) - base
         probes.append(Probe(policy, seconds if peak <= budget else None, peak / 2**30))
     torch.cuda.empty_cache()
-    fitting = [p for p in probes if p.fits]
-    chosen = min(fitting, key=lambda p: p.seconds).policy if fitting else POLICIES[-1]
+    chosen = thriftiest(probes, slowdown)
     apply_policy(model, chosen)
     return chosen, probes
+
+
+def thriftiest(probes: list[Probe], slowdown: float) -> str:
+    """Of the probes that fit, the policy with the least peak memory among those at most
+    ``slowdown`` (0.25: 25 %) slower than the fastest; every stage checkpointed if none fits."""
+    fitting = [p for p in probes if p.fits]
+    if not fitting:
+        return POLICIES[-1]
+    fastest = min(p.seconds for p in fitting)
+    near = [p for p in fitting if p.seconds <= fastest * (1 + slowdown)]
+    return min(near, key=lambda p: (p.peak_gib, p.seconds)).policy

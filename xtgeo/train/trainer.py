@@ -59,7 +59,8 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 
 #: Keys that may change when a run is resumed (how it runs, not what it learns).
 RESUMABLE_KEYS = ("data.num_workers", "train.log_every", "train.checkpoint_every", "train.validation", "train.device",
-                  "train.compile", "train.checkpointing", "train.memory_fraction")
+                  "train.compile", "train.checkpointing", "train.memory_fraction",
+                  "train.checkpointing_slowdown")
 #: First-bad-step value meaning "none yet" (see :meth:`Trainer.train_step`).
 _NONE_YET = 2**62
 
@@ -304,8 +305,9 @@ class Trainer:
 
     def plan_memory(self, batch: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
         """``train.checkpointing: auto`` on CUDA: measure the policies on ``batch`` and keep the
-        fastest that fits (:func:`xtgeo.train.memory.choose_policy`, same on every rank); returns
-        the probes as rows. RNG states are restored, so the run is the one it would have been."""
+        thriftiest of those that fit and are nearly the fastest (:func:`xtgeo.train.memory.choose_policy`,
+        the same on every rank); returns the probes as rows. RNG states are restored, so the run is
+        the one it would have been."""
         if self.cfg.train.checkpointing != "auto" or self.device.type != "cuda":
             return []
         self.progress.note("measuring the checkpointing policies on the first batch (its first step compiles)")
@@ -317,7 +319,8 @@ class Trainer:
             self._loss(batch)[0].backward()
             self.optimizer.zero_grad(set_to_none=True)
 
-        chosen, probes = choose_policy(self.model, step, self.device, self.cfg.train.memory_fraction)
+        chosen, probes = choose_policy(self.model, step, self.device, self.cfg.train.memory_fraction,
+                                       self.cfg.train.checkpointing_slowdown)
         index = int(distributed.all_max(torch.tensor([POLICIES.index(chosen)], device=self.device)))
         apply_policy(self.model, POLICIES[index])  # the most checkpointed choice of all ranks
         set_rng_state(saved)
