@@ -26,6 +26,7 @@ from xtgeo.config import Config, DataConfig
 from xtgeo.data.augment import augment_sample
 from xtgeo.data.normalize import model_input
 from xtgeo.data.targets import crop_targets
+from xtgeo.data.transfer import compact
 from xtgeo.errors import ConfigError, SceneError, file_errors
 from xtgeo.scene import prepared
 from xtgeo.scene.prepared import BANDS, LABELS_FILE, SCENE_FILE
@@ -120,10 +121,11 @@ def open_prepared(prep_dir: str | Path, data_cfg: DataConfig) -> PreparedData:
 
 
 class CropDataset(Dataset):
-    """Reads a crop ``(scene, GeoSlice, symmetry)`` into ``image`` (C, H, W) and target maps (1, H, W)."""
+    """Reads a crop ``(scene, GeoSlice, symmetry)`` into ``image`` (C, H, W) and target maps (1, H, W),
+    in the compact dtypes of :func:`xtgeo.data.transfer.compact` (the image in ``image_dtype``)."""
 
-    def __init__(self, data: PreparedData, cfg: Config) -> None:
-        self.data, self.cfg = data, cfg
+    def __init__(self, data: PreparedData, cfg: Config, image_dtype: torch.dtype = torch.float32) -> None:
+        self.data, self.cfg, self.image_dtype = data, cfg, image_dtype
 
     def __getitem__(self, item: Item) -> dict[str, torch.Tensor]:
         scene_index, query, code = item
@@ -135,7 +137,7 @@ class CropDataset(Dataset):
         targets = crop_targets(self.data.labels[scene_index], row0, col0, raw.shape[1:], self.cfg.data)
         sample = {"image": torch.from_numpy(model_input(bands, self.cfg.data))}
         sample.update({k: torch.from_numpy(v)[None] for k, v in targets.items()})
-        return augment_sample(sample, code)
+        return compact(augment_sample(sample, code), self.image_dtype)
 
 
 def crop_regions(shape: Sequence[int], region_size: int) -> int:

@@ -8,7 +8,7 @@ it keeps the one using least memory among those at most ``train.checkpointing_sl
 than the fastest: memory left free serves validation, larger crops or other runs on the GPU. A
 policy that runs out of memory is skipped; if none fits, every stage is checkpointed.
 
-The probe costs one untimed step (where ``torch.compile`` compiles) and one step per policy:
+The probe costs two steps per policy, the first untimed (where ``torch.compile`` compiles):
 checkpointing wraps the compiled stages, so no policy compiles them again, except the decoder
 once more for the band shape of the policies that checkpoint it.
 """
@@ -69,21 +69,18 @@ def choose_policy(model: torch.nn.Module, step: Callable[[], None], device: torc
     policy :func:`thriftiest` picks of those that fit in ``memory_fraction`` of the free GPU
     memory, and every probe.
 
-    The first policy that does not run out of memory runs one more step first, untimed: it
-    compiles (``train.compile``) and, policies going from most memory to least, grows the memory
-    pool once, so that no timed step (nor its peak) includes either.
+    Each policy runs one untimed step before the timed one: it compiles what the policy needs
+    (``train.compile``) and grows the memory pool, so that no timed step (nor its peak) includes
+    either.
     """
     free, _ = torch.cuda.mem_get_info(device)
     budget = free * memory_fraction
     base = torch.cuda.memory_allocated(device)
     probes = []
-    warm = False
     for policy in POLICIES:
         apply_policy(model, policy)
         try:
-            if not warm:
-                step()
-                warm = True
+            step()  # untimed: compiles what this policy needs first (the decoder's band shape)
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
             start = time.perf_counter()

@@ -25,6 +25,7 @@ from xtgeo.atomic import check_output, make_folder, remove_stale_temporaries
 from xtgeo.config import Config, dump_config, from_dict, load_config
 from xtgeo.data.dataset import CropDataset, PreparedData, crop_regions, open_prepared
 from xtgeo.data.samplers import TrainSampler, validation_items
+from xtgeo.data.transfer import device_batches
 from xtgeo.errors import ConfigError, XtgeoError, reason
 from xtgeo.models import build_model
 from xtgeo.models.pretrained import resolve_weights
@@ -207,7 +208,8 @@ class Trainer:
         device_ids = [device.index] if device.type == "cuda" else None
         self.ddp = DistributedDataParallel(self.model, device_ids=device_ids) if rank.world > 1 else self.model
         self.optimizer, self.schedule = build_optimizer(self.model, cfg.train)
-        self.dataset = CropDataset(data, cfg)
+        bf16 = device.type == "cuda" and cfg.train.bf16
+        self.dataset = CropDataset(data, cfg, torch.float16 if bf16 else torch.float32)  # bf16 reads less anyway
         self.step = 0
         self.workers = loader_workers(cfg.data.num_workers, device, rank.world)
         # per [loss, gradient]: the first step at which it was not finite, kept on the device so that
@@ -215,8 +217,7 @@ class Trainer:
         self.first_bad = torch.full((2,), _NONE_YET, dtype=torch.int64, device=device)
         #: The best validation so far: ``{"metric": BEST_METRIC, "value": ..., "step": ...}``.
         self.best: dict[str, Any] | None = None
-        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16,
-                             enabled=device.type == "cuda" and cfg.train.bf16)
+        self.autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
         self.build_s = time.perf_counter() - self.started
 
     # --- state -----------------------------------------------------------------------------
@@ -265,19 +266,16 @@ class Trainer:
                                self.rank.world, skip=done_steps * self.cfg.train.batch_size)
         return self._loader(sampler)
 
-    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-
     # --- steps -----------------------------------------------------------------------------
     def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimiser step; returns this rank's [loss, *parts] and the gradient norm, on the device.
+        """One optimiser step on a batch already on the device (:func:`~xtgeo.data.transfer.device_batches`);
+        returns this rank's [loss, *parts] and the gradient norm, on the device.
 
         Nothing here waits for the GPU: a non-finite loss or gradient is only recorded (the first
         step of each, in :attr:`first_bad`); :meth:`check_finite` stops the run at the next log
         step or checkpoint, so no checkpoint is written after it.
         """
         self.ddp.train()
-        batch = self._to_device(batch)
         loss, parts = self._loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -312,7 +310,6 @@ class Trainer:
             return []
         self.progress.note("measuring the checkpointing policies on the first batch (its first step compiles)")
         saved = rng_state()
-        batch = self._to_device(batch)
 
         def step() -> None:
             self.ddp.train()
@@ -335,8 +332,7 @@ class Trainer:
         items = validation_items(self.data, self.cfg.data, self.rank.rank, self.rank.world)
         total = torch.zeros(len(PARTS) + 2, dtype=torch.float64)
         self.model.eval()
-        for batch in self._loader(items):
-            batch = self._to_device(batch)
+        for batch in device_batches(self._loader(items), self.device):
             with torch.autocast(**self.autocast):
                 outputs = self.model(batch["image"])
             loss, parts = xview3_loss(outputs, batch, self.cfg.loss)
@@ -450,7 +446,7 @@ class Trainer:
         try:
             while self.step < stop:
                 epoch, done = divmod(self.step, tc.epoch_steps)
-                batches = iter(self.train_loader(epoch, done))
+                batches = device_batches(self.train_loader(epoch, done), self.device)
                 while True:
                     waited = time.perf_counter()
                     batch = next(batches, None)
