@@ -25,9 +25,6 @@ def compile_pixel_stages(model: torch.nn.Module, device: torch.device) -> str | 
     returns None when compiled, else the reason it runs eagerly."""
     problem = compile_problem(device)
     if problem is None:
-        # Checkpointed stages recompute in autograd's device thread, which otherwise starts with the
-        # default thread count; dynamo guards on it and would compile those stages a second time.
-        torch.set_num_threads(torch.get_num_threads())
         model.compile_pixel_stages(backend=BACKEND)
     return problem
 
