@@ -72,7 +72,7 @@ class DecoderConfig:
 
     width: int = 256
     min_width: int = 16
-    #: Deepest-level rows decoded at once when training (bounded activation memory) ...
+    #: Deepest-level rows decoded at once when training with decoder checkpointing (bounded memory) ...
     band_rows: int = 16
     #: ... and without gradients (wider bands recompute fewer halo rows).
     inference_band_rows: int = 64
