@@ -146,23 +146,43 @@ def test_replay_covers_big_whole_pixel_scenes_without_giving_up(monkeypatch):
     assert calls == [] and np.array_equal(got[1], want[1])
 
 
-def test_replay_loads_without_scipy_linalg_and_leaves_it_importable():
-    """numba's CPU target would import scipy.linalg to probe for BLAS (0.1 s of the score process):
-    the replay is loaded with that probe failing (and no garbage collection), then scipy.linalg imports
-    again, and a numba function that needs BLAS still compiles and is right. A fresh interpreter:
-    this one has scipy."""
+def test_replay_loads_numba_at_first_use_while_other_threads_import_scipy():
+    """A fresh interpreter: xtgeo.metrics imports neither numba nor scipy; then threads replay a
+    tie-heavy matrix (the first loads numba) while another imports scipy.linalg, and every one
+    succeeds with scipy's own assignment; garbage collection is back on after numba has loaded."""
     code = """
 import gc
 import sys
+import threading
 import numpy as np
+import xtgeo.metrics
 from xtgeo.metrics.lsap import scipy_assignment
-rows, cols = scipy_assignment((3, 2), np.array([0, 2]), np.array([1, 0]), np.array([1.0, 2.0]), 1e8)
-assert rows.tolist() == [0, 2] and cols.tolist() == [1, 0], (rows, cols)
-assert "scipy.linalg" not in sys.modules and "numba" in sys.modules
-assert gc.isenabled()  # paused while numba loads, not longer
-import scipy.linalg.cython_blas
-from numba import njit
-assert njit(lambda a, b: np.dot(a, b))(np.eye(2), np.ones(2)).tolist() == [1.0, 1.0]
+assert not {"numba", "scipy"} & {name.split(".")[0] for name in sys.modules}, "imported too early"
+rng = np.random.default_rng(3)
+a, b = np.round(rng.random((30, 2)) * 60), np.round(rng.random((40, 2)) * 60)  # many equal distances
+dist = np.hypot(*(a[:, None] - b[None]).transpose(2, 0, 1)) * 10
+rows, cols = np.nonzero(dist <= 200)
+got, errors = [], []
+def run(job):
+    try:
+        job()
+    except BaseException as error:
+        errors.append(error)
+def replay():
+    got.append(scipy_assignment(dist.shape, rows, cols, dist[rows, cols], 1e8))
+def import_scipy_linalg():
+    import scipy.linalg.cython_blas
+threads = [threading.Thread(target=run, args=(job,)) for job in (replay, import_scipy_linalg, replay, replay)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+assert not errors, errors
+assert "numba" in sys.modules and "scipy.optimize" not in sys.modules  # replayed, not handed to scipy
+assert gc.isenabled()
+from scipy.optimize import linear_sum_assignment
+want = linear_sum_assignment(np.where(dist > 200, 1e8, dist))
+assert len(got) == 3 and all(np.array_equal(g[0], want[0]) and np.array_equal(g[1], want[1]) for g in got)
 print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,

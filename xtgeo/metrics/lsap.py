@@ -19,7 +19,8 @@ the same steps on the same floats, so it returns the same assignment, while touc
   column).
 
 When the class is empty (every free column is a candidate of the path), the replay gives up and
-the caller uses scipy itself. Compiled with numba at its first call (then cached next to this file).
+the caller uses scipy itself. Compiled with numba at its first call (then cached next to this file);
+numba is imported then, not with this module, since only scenes with a tie that matters need it.
 The solver replayed is scipy's current one (no cost shift, transposed when tall); the tests compare
 every pair with the installed scipy on hundreds of tie-heavy matrices.
 """
@@ -29,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import sys
 
 import numpy as np
 
@@ -73,10 +73,10 @@ def dense_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def compiled_replay():
-    """:func:`_replay` compiled by numba: numba is imported at the first tied scene, not with this
-    module; compiled then, or loaded from numba's cache (with numba's CPU target, see
-    :func:`_without_scipy_blas`) by a first call on a 1 × 1 matrix."""
-    with _without_scipy_blas(), _gc_paused():
+    """:func:`_replay` compiled by numba, or loaded from numba's cache, by a first call on a 1 × 1
+    matrix. numba (0.35 s with its CPU target, which imports ``scipy.linalg`` to probe for BLAS) is
+    imported here, at the first tied scene, not with this module."""
+    with _gc_paused():
         from numba import njit
 
         replay = njit(cache=True)(_replay)
@@ -95,27 +95,6 @@ def _gc_paused():
     finally:
         if enabled:
             gc.enable()
-
-
-@contextlib.contextmanager
-def _without_scipy_blas():
-    """Makes ``import scipy.linalg.cython_blas`` fail for a moment (unless it is imported already).
-
-    numba's CPU target, set up at its first compile or cache load, probes for BLAS by importing
-    ``scipy.linalg`` (0.1 s or more, with numpy.f2py), and for nothing else than an optional BLAS
-    ``np.dot`` inside ``np.trapezoid``-like loops; the replay uses no BLAS, and numba functions that
-    need BLAS still import scipy when they are compiled (:func:`numba.np.linalg.ensure_blas`).
-    """
-    name = "scipy.linalg.cython_blas"
-    if name in sys.modules:
-        yield
-        return
-    sys.modules[name] = None  # an import of it now raises ImportError without importing scipy
-    try:
-        yield
-    finally:
-        if sys.modules.get(name, 0) is None:
-            del sys.modules[name]
 
 
 def _replay(n_rows, n_cols, indptr, indices, values, fill):  # pragma: no cover - compiled
