@@ -19,7 +19,8 @@ def _sample(seed: int) -> dict[str, torch.Tensor]:
                            "is_vessel": [True, None, False], "is_fishing": [False, None, True],
                            "vessel_length_m": [73.4, None, 211.9], "confidence": ["HIGH", "LOW", "MEDIUM"]})
     maps = crop_targets(labels, 0, 0, (96, 128), DataConfig())
-    return {"image": torch.randn(3, 96, 128, generator=gen) * 4, **{k: torch.from_numpy(v)[None] for k, v in maps.items()}}
+    image = torch.randn(3, 96, 128, generator=gen) * 4
+    return {"image": image, **{k: torch.from_numpy(v)[None] for k, v in maps.items()}}
 
 
 def test_compact_samples_are_exact_where_it_matters_in_under_half_the_bytes():
