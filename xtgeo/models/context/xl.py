@@ -5,9 +5,8 @@ after another. Each layer attends over ``[memory, chunk]``, where the memory hol
 input hidden states of the latest earlier tokens (at most ``mem_len``; ``None``: all of them),
 with gradients stopped as in Transformer-XL. With ``two_pass`` a first, gradient-free pass over
 the whole image fills the memory, so that the second pass's early chunks also see the end of
-the image. That pass skips the last block (a layer's memory is its input), and with ``mem_len``
-None the second pass keeps all tokens but the last chunk's: each chunk then attends to the first
-pass's later chunks and the second pass's earlier ones, not to the first pass's copies of these.
+the image. That pass skips the last block (a layer's memory is its input, so that block's output
+is never used).
 
 Reach: every region's output depends on every region's input, at any depth, exactly when
 ``two_pass`` is on and the memory holds all tokens but one chunk's (``mem_len`` None, the
@@ -56,16 +55,11 @@ class TransformerXL(ContextEncoder):
         self, tokens: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor | None = None
     ) -> torch.Tensor:
         x = add_positions(tokens, pos)  # valid None: all tokens valid, no mask (and no host sync)
-        regions, per_region = x.shape[1:3]
-        memory, mem_len = None, self.mem_len
-        if self.two_pass and self.mem_len != 0 and regions > self.chunk_regions:
+        memory = None
+        if self.two_pass and self.mem_len != 0 and x.shape[1] > self.chunk_regions:
             with torch.no_grad():
-                _, memory = self._run(x, valid, None, mem_len, fill_only=True)
-            if mem_len is None:  # all tokens but the last chunk's: the first pass's later chunks, the
-                last_chunk = (regions - 1) % self.chunk_regions + 1  # second's earlier ones
-                mem_len = (regions - last_chunk) * per_region
-                memory = [self._remember(None, None, h, v, mem_len) for h, v in memory]
-        out, _ = self._run(x, valid, memory, mem_len)
+                _, memory = self._run(x, valid, None, fill_only=True)
+        out, _ = self._run(x, valid, memory)
         return out
 
     def _block(self, block: Block, h, mem_h, keys_valid):
@@ -74,12 +68,11 @@ class TransformerXL(ContextEncoder):
         return block(h, mem_h, keys_valid)
 
     def _run(
-        self, x: torch.Tensor, valid: torch.Tensor | None, memory: Memory | None, mem_len: int | None = None,
-        fill_only: bool = False,
+        self, x: torch.Tensor, valid: torch.Tensor | None, memory: Memory | None, fill_only: bool = False,
     ) -> tuple[torch.Tensor | None, Memory | None]:
-        """Every chunk in turn through the blocks, with ``memory`` (of at most ``mem_len`` tokens, None:
-        all) before it; returns the outputs and the memory left after the last chunk. ``fill_only``
-        computes the memory alone: a layer's memory is its input, so the last block never runs."""
+        """Every chunk in turn through the blocks, with ``memory`` before it; returns the outputs and
+        the memory left after the last chunk. ``fill_only`` computes the memory alone: a layer's
+        memory is its input, so the last block never runs."""
         batch, regions, per_region, dim = x.shape
         outputs = []
         for c0 in range(0, regions, self.chunk_regions):
@@ -89,8 +82,8 @@ class TransformerXL(ContextEncoder):
             next_memory: Memory = []
             for layer, block in enumerate(self.blocks):
                 mem_h, mem_v = memory[layer] if memory else (None, None)
-                if mem_len != 0:
-                    next_memory.append(self._remember(mem_h, mem_v, h, v, mem_len))
+                if self.mem_len != 0:
+                    next_memory.append(self._remember(mem_h, mem_v, h, v))
                 if fill_only and layer == len(self.blocks) - 1:
                     break
                 keys_valid = None if v is None else key_mask(v if mem_v is None else torch.cat([mem_v, v]))
@@ -100,12 +93,11 @@ class TransformerXL(ContextEncoder):
                 outputs.append(self.norm(h).view(batch, c1 - c0, per_region, dim))
         return (torch.cat(outputs, dim=1) if outputs else None), memory
 
-    @staticmethod
-    def _remember(mem_h, mem_v, h, v, mem_len: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _remember(self, mem_h, mem_v, h, v) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The newest ``mem_len`` (or all) hidden states of [memory, chunk], detached (stop-gradient)."""
         if mem_h is not None:
             h = torch.cat([mem_h, h], dim=1)
             v = None if v is None else torch.cat([mem_v, v])
-        if mem_len is None:
+        if self.mem_len is None:
             return h.detach(), v
-        return h[:, -mem_len:].detach(), None if v is None else v[-mem_len:]
+        return h[:, -self.mem_len :].detach(), None if v is None else v[-self.mem_len :]
