@@ -86,3 +86,16 @@ def test_two_pass_default_reaches_every_region_and_its_first_pass_skips_the_last
         assert len(filled) == len(full) == 2
         for (h, _), (h_full, _) in zip(filled, full):
             torch.testing.assert_close(h, h_full)
+
+
+def test_one_chunk_skips_the_first_pass_with_the_same_result():
+    """Memory of the chunk's own tokens only repeats its keys: attention is the same without it."""
+    from xtgeo.models.context.vit import add_positions
+
+    tokens, pos = inputs()
+    tokens, pos = tokens[:, :2], pos[:2]  # two regions: one chunk
+    model = xl()
+    with torch.no_grad():
+        x = add_positions(tokens, pos)
+        with_memory, _ = model._run(x, None, model._run(x, None, None)[1])
+        torch.testing.assert_close(model(tokens, pos), with_memory)
