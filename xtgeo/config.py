@@ -248,9 +248,9 @@ _POSITIVE = {"data.crop_size", "train.steps", "train.epoch_steps", "train.batch_
              "model.context.heads", "model.decoder.width", "model.decoder.min_width", "model.decoder.band_rows",
              "model.decoder.inference_band_rows", "model.decoder.out_stride", "model.decoder.length_scale"}
 _NON_NEGATIVE = {"seed", "data.num_workers", "data.val_scenes_count", "data.val_window_size", "train.weight_decay",
-                 "train.warmup_steps", "train.grad_clip",
-                 "train.checkpointing_slowdown", "loss.focal_alpha", "loss.focal_beta", "loss.center_weight",
-                 "loss.vessel_weight", "loss.fishing_weight", "loss.length_weight", "postprocess.nms_radius_px"}
+                 "train.warmup_steps", "train.grad_clip", "train.checkpointing_slowdown", "loss.focal_alpha",
+                 "loss.focal_beta", "loss.center_weight", "loss.vessel_weight", "loss.fishing_weight",
+                 "loss.length_weight", "postprocess.nms_radius_px"}
 _FRACTIONS = {"data.object_fraction", "data.min_valid_fraction", "train.min_lr_ratio", "loss.dice_weight",
               "postprocess.center_threshold", "postprocess.vessel_threshold", "postprocess.fishing_threshold",
               "train.memory_fraction"}
