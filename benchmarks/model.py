@@ -107,7 +107,7 @@ def throughput_rows(kinds: list[str], side: int, region_batch: int, repeats: int
             model = build_model(xt_config(kind, region_batch, checkpointing=False)).cuda().train()
             flops = count_flops(lambda: train_step(model, x))  # eager: the counter sees every op
             if compile_:
-                model.compile_pixel_stages()
+                model.compile_stages()
             seconds = timed(lambda: train_step(model, x), repeats)
             name = f"xT Swin-T {kind}" + (" compiled" if compile_ else "")
             rows.append(_throughput_row(name, regions, seconds, flops, peak))

@@ -136,7 +136,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = build_model(model_cfg).cuda().train()
     if args.compile:
-        model.compile_pixel_stages()
+        model.compile_stages()
     regions = (crop // model.encoder.region_size) ** 2
     results: dict[str, Any] = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
                                "config": str(args.config), "set": args.set, "crop": crop, "regions": regions,

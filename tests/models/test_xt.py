@@ -22,6 +22,7 @@ from xtgeo.models.tokenize import (
     take_regions,
     token_positions,
 )
+from xtgeo.tasks.xview3 import HEAD_NAMES
 
 TINY_SWIN = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 1, 1, 1))
 
@@ -223,7 +224,29 @@ def test_decoder_norm_is_a_channel_layer_norm_that_keeps_the_autocast_dtype():
         half = norm(x.bfloat16())  # on CUDA, F.layer_norm under autocast would return float32
     assert half.dtype == torch.bfloat16
     torch.testing.assert_close(half.float(), reference(x), rtol=0.02, atol=0.05)
-    assert norm(x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)).is_contiguous()
+    for layout in (x, x.contiguous(memory_format=torch.channels_last)):
+        assert norm(layout).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_decoder_runs_channels_last_from_stitched_maps_to_the_heads():
+    """The GPU's bf16 convolutions work in NHWC: no stage may hand a convolution NCHW maps."""
+    from xtgeo.models.tokenize import RegionGrid, pad_to_regions, stitch
+
+    model = tiny_model()
+    x = torch.randn(1, 2, 128, 128)
+    grid = RegionGrid(128, 128, model.encoder.region_size)
+    maps = model.encoder(pad_to_regions(x, grid), grid)
+    feats = [stitch(m, grid) for m in maps]
+    assert all(f.is_contiguous(memory_format=torch.channels_last) for f in feats)
+    convs = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    seen = []
+    hooks = [c.register_forward_pre_hook(lambda _, args: seen.append(args[0])) for c in convs]
+    decoded = model.decoder(feats, x)
+    for hook in hooks:
+        hook.remove()
+    assert len(seen) == len(convs) and all(t.is_contiguous(memory_format=torch.channels_last) for t in seen)
+    assert model.head(decoded).shape == (1, len(HEAD_NAMES), 128, 128)
 
 
 def test_parameter_gradients_keep_the_parameters_layout():
@@ -240,7 +263,7 @@ def test_compiled_pixel_stages_give_the_same_maps():
     model = tiny_model()
     with torch.no_grad():
         eager = model(x)
-        model.compile_pixel_stages(backend="eager")  # dynamo tracing without a C++ toolchain
+        model.compile_stages(backend="eager")  # dynamo tracing without a C++ toolchain
         compiled = model(x)
     assert model.encoder.body._compiled_call_impl is not None
     for head in eager:
@@ -327,3 +350,18 @@ def test_model_package_imports_no_geospatial_stack():
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7)])
+def test_decoder_upsampling_is_torch_bilinear_with_gradients(size):
+    from xtgeo.models.decoder import upsample2
+
+    x = torch.randn(2, 3, *size, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(2, 3, 2 * size[0], 2 * size[1], dtype=torch.float64)
+    ours = upsample2(x)
+    theirs = torch.nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(ours, theirs)
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+    grad_ours, = torch.autograd.grad((ours * weights).sum(), x)
+    grad_theirs, = torch.autograd.grad((theirs * weights).sum(), x)
+    torch.testing.assert_close(grad_ours, grad_theirs)

@@ -43,7 +43,7 @@ def test_compiled_stages_compile_once_for_every_policy():
     torch._dynamo.reset()
     torch.manual_seed(0)
     model = build_model(TINY).train()
-    model.compile_pixel_stages(backend="eager")  # dynamo's guards and recompiles, no C++ compiler
+    model.compile_stages(backend="eager")  # dynamo's guards and recompiles, no C++ compiler
     x = torch.randn(1, 2, 192, 128)
     before, counts = compiled_graphs(), []
     for policy in POLICIES:

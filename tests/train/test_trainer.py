@@ -267,9 +267,10 @@ def test_compiled_training_compiles_once_not_at_every_step(prepared_dataset, tmp
     rows = train_rows(run)
     graphs = [r["compiled_graphs"] for r in rows]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5] and all(r["compiled"] is True for r in rows)
-    assert graphs[0] >= 2  # backbone and decoder graphs were made for this model (not eager)
+    assert graphs[0] >= 4  # backbone, decoder, heads, loss (and context blocks) compiled for this model
     assert graphs[0] == graphs[1] == graphs[2]  # steps 2 and 3 reuse them
-    assert graphs[2] < graphs[3] <= graphs[0] + 4 and graphs[3] == graphs[4]  # validation (no gradients) adds 2
+    # validation (no gradients) compiles its own graphs, at most one per training graph, once
+    assert graphs[2] < graphs[3] <= 2 * graphs[0] and graphs[3] == graphs[4]
     startup = [r for r in read_metrics(run) if "startup_s" in r]
     assert len(startup) == 1 and startup[0]["step"] == 1 and startup[0]["compiled_graphs"] == graphs[0]
     assert startup[0]["startup_s"] >= startup[0]["first_step_s"] > 0 and startup[0]["probe_s"] >= 0

@@ -6,6 +6,8 @@ keeps upsampling to its output stride (1 by default), where it also sees the inp
 (average-pooled to that stride); the heads at a coarser output stride are upsampled bilinearly to
 full resolution, which spares the costliest full-resolution convolutions. Only per-pixel normalisation
 (LayerNorm over channels) is used, so the result at a pixel depends on its neighbourhood alone.
+Maps and convolution weights are channels-last (NHWC in memory): the layout the GPU's bf16
+convolutions use natively, so no convolution converts its input or output.
 
 That locality lets :meth:`UNetDecoder.forward_bands` decode a whole scene in horizontal bands,
 each with a halo wider than the receptive field: the output equals the whole-image result, and
@@ -24,20 +26,18 @@ from torch.utils.checkpoint import checkpoint
 
 
 class ChannelNorm(nn.LayerNorm):
-    """LayerNorm over the channels of each pixel of an NCHW map, computed in the map's own dtype.
+    """LayerNorm over the channels of each pixel of a (B, C, H, W) map, computed in the map's own dtype.
 
     Under bf16 autocast, ``F.layer_norm`` would run in float32 and return float32 maps; at full
     resolution that doubles the memory traffic of the decoder's busiest stages. The kernel still
-    accumulates its statistics in float32. The result is made NCHW-contiguous again: otherwise
-    the convolutions after it inherit a channels-last layout, and the 1×1 head's weight gradient
-    gets strides that DDP's gradient buckets do not expect.
+    accumulates its statistics in float32. The result is channels-last.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):
             weight, bias = self.weight.to(x.dtype), self.bias.to(x.dtype)
             y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, weight, bias, self.eps)
-        return y.permute(0, 3, 1, 2).contiguous()
+        return y.permute(0, 3, 1, 2)
 
 
 class ConvBlock(nn.Sequential):
@@ -53,8 +53,30 @@ class ConvBlock(nn.Sequential):
         )
 
 
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with channels-last strides (no copy when it has them already)."""
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _double(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Linear 2× upsampling along ``dim`` (half-pixel centres, edges repeated): output 2i is
+    ¾·x[i] + ¼·x[i-1] and output 2i+1 is ¾·x[i] + ¼·x[i+1]."""
+    n = x.shape[dim]
+    before = torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 0, n - 1)], dim)
+    after = torch.cat([x.narrow(dim, 1, n - 1), x.narrow(dim, n - 1, 1)], dim)
+    return torch.stack([0.75 * x + 0.25 * before, 0.75 * x + 0.25 * after], dim + 1).flatten(dim, dim + 1)
+
+
 def upsample2(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    """Bilinear 2× upsampling of (B, C, H, W) maps, equal to ``F.interpolate(x, scale_factor=2,
+    mode="bilinear", align_corners=False)``, returned channels-last.
+
+    Written as shifts and weighted sums, its backward is slices and sums; that of ``F.interpolate``
+    (compiled: scattered atomic adds) took 45 ms of a 264 ms training step at full resolution on
+    an H100 with channels-last maps.
+    """
+    nhwc = x.permute(0, 2, 3, 1)
+    return _double(_double(nhwc, 1), 2).permute(0, 3, 1, 2)
 
 
 class UNetDecoder(nn.Module):
@@ -94,6 +116,7 @@ class UNetDecoder(nn.Module):
         self.strides = [reductions[-1] >> k for k in range(len(stages))]
         self.levels = len(channels)
         self.out_channels = widths[len(stages) - 1]
+        self.to(memory_format=torch.channels_last)
 
     @property
     def halo(self) -> int:
@@ -106,12 +129,12 @@ class UNetDecoder(nn.Module):
         """Decode stitched maps (shallow → deep) and the image to (B, out_channels, H, W) / out_stride."""
         skips = list(reversed(feats))[1:] + [None] * (len(self.stages) - self.levels)
         if len(self.stages) > self.levels:
-            skips[-1] = image if self.out_stride == 1 else F.avg_pool2d(image, self.out_stride)
-        x = self.stages[0](feats[-1])
+            skips[-1] = channels_last(image if self.out_stride == 1 else F.avg_pool2d(image, self.out_stride))
+        x = self.stages[0](channels_last(feats[-1]))
         for stage, skip in zip(self.stages[1:], skips):
             x = upsample2(x)
             if skip is not None:
-                x = torch.cat([x, skip.to(x.dtype)], dim=1)
+                x = torch.cat([x, channels_last(skip).to(x.dtype)], dim=1)
             x = stage(x)
         return x
 
@@ -156,6 +179,8 @@ class UNetDecoder(nn.Module):
         maps = head(self(levels[1:], levels[0]))
         if self.out_stride > 1:
             maps = F.interpolate(maps, scale_factor=self.out_stride, mode="bilinear", align_corners=False)
+        if top == 0 and bottom == maps.shape[2]:
+            return maps  # the window is the whole image: nothing to crop
         return maps[:, :, top:bottom].clone()
 
 

@@ -29,7 +29,10 @@ class XView3Heads(nn.Module):
             self.conv.bias[HEAD_NAMES.index(PEAK_HEAD.name)] = math.log(center_prior / (1 - center_prior))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        raw = self.conv(features)
+        # the 1×1 convolution as a matrix product over the channels of channels-last features: no
+        # layout conversion, and its weight gradient keeps the weight's own strides (DDP expects them)
+        pixels = F.linear(features.permute(0, 2, 3, 1), self.conv.weight.flatten(1), self.conv.bias)
+        raw = pixels.permute(0, 3, 1, 2)
         channels = [raw[:, i : i + 1] for i in range(len(HEADS))]
         for i in self.metres:
             channels[i] = (self.length_scale * F.softplus(channels[i].float())).to(raw.dtype)

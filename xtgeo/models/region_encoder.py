@@ -78,14 +78,15 @@ class RegionEncoder(nn.Module):
         self.channels_last = str(getattr(self.body, "output_fmt", "NCHW")).endswith("NHWC")
 
     def encode(self, regions: torch.Tensor) -> list[torch.Tensor]:
-        """Feature maps of a stack of regions (n, C, s, s): one (n, C_l, s/r_l, s/r_l) per level."""
+        """Feature maps of a stack of regions (n, C, s, s): one (n, C_l, s/r_l, s/r_l) per level,
+        channels-last in memory."""
         maps = self.body(regions)
         if self.channels_last:
             maps = [m.permute(0, 3, 1, 2) for m in maps]
         if torch.is_autocast_enabled(regions.device.type):
             dtype = torch.get_autocast_dtype(regions.device.type)
             maps = [m.to(dtype) for m in maps]
-        return [m.contiguous() for m in maps]
+        return [m.contiguous(memory_format=torch.channels_last) for m in maps]  # NHWC maps: no copy
 
     def _encode_range(self, padded: torch.Tensor, grid: RegionGrid, start: int, stop: int):
         return tuple(self.encode(take_regions(padded, grid, start, stop)))

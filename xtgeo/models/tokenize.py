@@ -61,11 +61,12 @@ def take_regions(padded: torch.Tensor, grid: RegionGrid, start: int, stop: int) 
 
 
 def stitch(maps: torch.Tensor, grid: RegionGrid) -> torch.Tensor:
-    """Region maps (B·R, C, h, w) in grid order → whole-image maps (B, C, rows·h, cols·w)."""
+    """Region maps (B·R, C, h, w) in grid order → whole-image maps (B, C, rows·h, cols·w), channels-last
+    in memory (the decoder's layout; one copy, none of it to convert channels-last maps)."""
     n, chans, h, w = maps.shape
     batch = n // grid.count
-    tiled = maps.reshape(batch, grid.rows, grid.cols, chans, h, w).permute(0, 3, 1, 4, 2, 5)
-    return tiled.reshape(batch, chans, grid.rows * h, grid.cols * w)
+    tiled = maps.permute(0, 2, 3, 1).reshape(batch, grid.rows, grid.cols, h, w, chans).transpose(2, 3)
+    return tiled.reshape(batch, grid.rows * h, grid.cols * w, chans).permute(0, 3, 1, 2)
 
 
 def split(image_maps: torch.Tensor, grid: RegionGrid) -> torch.Tensor:

@@ -9,6 +9,7 @@ from torch import nn
 
 from xtgeo.config import ContextConfig, DecoderConfig
 from xtgeo.models.context import build_context_encoder
+from xtgeo.models.context.vit import Block
 from xtgeo.models.decoder import UNetDecoder
 from xtgeo.models.heads import XView3Heads
 from xtgeo.models.region_encoder import RegionEncoder
@@ -41,15 +42,22 @@ class XT(nn.Module):
                                    width=decoder.width, min_width=decoder.min_width, out_stride=decoder.out_stride)
         self.head = XView3Heads(self.decoder.out_channels, length_scale=decoder.length_scale)
 
-    def compile_pixel_stages(self, **options: Any) -> None:
-        """``torch.compile`` the region backbone and the decoder, the stages that run per pixel.
+    def compile_stages(self, **options: Any) -> None:
+        """``torch.compile`` the stages that run per pixel (region backbone, decoder, heads) and each
+        Transformer block of the context encoder (xl, vit: eagerly, their many small kernels would
+        leave the GPU waiting for their launches).
 
-        The loops over region micro-batches and decoder bands stay in Python, so every compiled
-        call sees the same few shapes and compiles once per window size. ``options`` go to
-        ``torch.compile``.
+        The loops over region micro-batches, context chunks and decoder bands stay in Python, so
+        every compiled call sees the same few shapes and compiles once per window size (a block
+        twice: its memory grows from chunk to chunk, and its second shape compiles as dynamic).
+        ``options`` go to ``torch.compile``.
         """
         self.encoder.body.compile(**options)
         self.decoder.compile(**options)
+        self.head.compile(**options)
+        for module in self.context.modules():
+            if isinstance(module, Block):
+                module.compile(**options)
 
     def contextualize(self, deep: torch.Tensor, grid: RegionGrid) -> torch.Tensor:
         """Deepest region maps (B·R, D, h, w) → the same maps with what the context encoder adds."""

@@ -129,7 +129,7 @@ class Predictor:
         self.models = [m.to(self.device).eval() for m in ([model] if isinstance(model, torch.nn.Module) else model)]
         if compile_model:
             for m in self.models:
-                m.compile_pixel_stages()
+                m.compile_stages()
         self.views = TTA_VIEWS[tta]
         self.batch_size = max(int(batch_size), 1)
         self.autocast = self.device.type == "cuda"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 #: The ``torch.compile`` backend of training (tests set ``eager``: dynamo's tracing, guards and
@@ -20,13 +22,19 @@ def compile_problem(device: torch.device) -> str | None:
     return None
 
 
-def compile_pixel_stages(model: torch.nn.Module, device: torch.device) -> str | None:
-    """Compile the backbone and decoder of ``model`` if ``torch.compile`` works on ``device``;
-    returns None when compiled, else the reason it runs eagerly."""
+def compile_stages(model: torch.nn.Module, device: torch.device) -> str | None:
+    """Compile the stages of ``model`` (:meth:`~xtgeo.models.xt.XT.compile_stages`) if ``torch.compile``
+    works on ``device``; returns None when compiled, else the reason it runs eagerly."""
     problem = compile_problem(device)
     if problem is None:
-        model.compile_pixel_stages(backend=BACKEND)
+        model.compile_stages(backend=BACKEND)
     return problem
+
+
+def compile_function(function: Callable) -> Callable:
+    """``function`` through ``torch.compile`` with the training backend (for the loss: fused, its
+    dozens of full-crop float32 passes become a few)."""
+    return torch.compile(function, backend=BACKEND)
 
 
 def compiled_graphs() -> int:

@@ -45,7 +45,7 @@ from xtgeo.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from xtgeo.train.compiling import compile_pixel_stages, compiled_graphs
+from xtgeo.train.compiling import compile_function, compile_stages, compiled_graphs
 from xtgeo.train.losses import xview3_loss
 from xtgeo.train.memory import POLICIES, apply_policy, choose_policy, current_policy
 from xtgeo.train.optim import build_optimizer
@@ -199,8 +199,9 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         model_cfg = cfg.model if pretrained else load_config(cfg, WEIGHTS_FROM_CHECKPOINT).model
         self.model = build_model(model_cfg).to(device)
-        self.eager_reason = compile_pixel_stages(self.model, device) if cfg.train.compile else None
+        self.eager_reason = compile_stages(self.model, device) if cfg.train.compile else None
         self.compiled = cfg.train.compile and self.eager_reason is None
+        self.loss = compile_function(xview3_loss) if self.compiled else xview3_loss
         self.graphs_before = compiled_graphs()  # rows hold the graphs compiled since (for this model)
         if self.eager_reason:
             warnings.warn(f"train.compile: running eagerly, torch.compile does not work here ({self.eager_reason})",
@@ -291,7 +292,7 @@ class Trainer:
     def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with torch.autocast(**self.autocast):
             outputs = self.ddp(batch["image"])
-        return xview3_loss(outputs, batch, self.cfg.loss)
+        return self.loss(outputs, batch, self.cfg.loss)
 
     def check_finite(self) -> None:
         """Stop the run (all ranks) naming the first step with a non-finite loss or gradient."""
@@ -336,7 +337,7 @@ class Trainer:
         for batch in device_batches(self._loader(items), self.device):
             with torch.autocast(**self.autocast):
                 outputs = self.model(batch["image"])
-            loss, parts = xview3_loss(outputs, batch, self.cfg.loss)
+            loss, parts = self.loss(outputs, batch, self.cfg.loss)
             n = len(batch["image"])
             total += torch.tensor([float(loss) * n, *(float(parts[p]) * n for p in PARTS), n], dtype=torch.float64)
         total = distributed.all_sum(total.to(self.device)).cpu()
@@ -407,9 +408,9 @@ class Trainer:
                 log.close()
 
     def _graph_count(self) -> dict[str, int]:
-        """With ``train.compile``, ``compiled_graphs``: graphs compiled since the model was built (two
-        for training, two more per input shape validation uses; a count that grows from one logged
-        step to the next means recompiling)."""
+        """With ``train.compile``, ``compiled_graphs``: graphs compiled since the model was built (a few
+        per stage for training, more per input shape validation uses; a count that grows from one
+        logged step to the next means recompiling)."""
         return {"compiled_graphs": compiled_graphs() - self.graphs_before} if self.cfg.train.compile else {}
 
     def _log_startup(self, probes: list[dict[str, Any]], probe_s: float, step_started: float,

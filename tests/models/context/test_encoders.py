@@ -237,3 +237,16 @@ def test_bixt_one_similarity_matrix_serves_both_directions():
 def test_bad_head_counts_are_refused(kind):
     with pytest.raises(ValueError, match="divisible"):
         build_context_encoder(kind, dim=DIM, depth=1, heads=5)
+
+
+def test_xl_memory_pass_stays_off_the_autograd_graph(scene):
+    """The gradient-free first pass must not hand autograd no-grad views of a tensor that needs a
+    gradient: module hooks (the FLOP counter's, say) fail on them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    tokens, pos, _ = scene
+    encoder = build_context_encoder("xl", dim=DIM, depth=2, heads=4, chunk_regions=2)
+    x = tokens.clone().requires_grad_()
+    with FlopCounterMode(display=False) as counter:
+        encoder(x * 2, pos).square().mean().backward()
+    assert counter.get_total_flops() > 0 and x.grad is not None and x.grad.abs().sum() > 0

@@ -57,8 +57,8 @@ class TransformerXL(ContextEncoder):
         x = add_positions(tokens, pos)  # valid None: all tokens valid, no mask (and no host sync)
         memory = None
         if self.two_pass and self.mem_len != 0 and x.shape[1] > self.chunk_regions:
-            with torch.no_grad():
-                _, memory = self._run(x, valid, None, fill_only=True)
+            with torch.no_grad():  # detached: no-grad views of a tensor that needs grad trip autograd hooks
+                _, memory = self._run(x.detach(), valid, None, fill_only=True)
         out, _ = self._run(x, valid, memory)
         return out
 
