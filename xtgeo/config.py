@@ -91,7 +91,8 @@ class ModelConfig:
     #: Input channels; null: what the data section makes (VV, VH and the validity mask if asked).
     in_chans: int | None = None
     region_size: int = 256
-    #: Regions encoded per micro-batch (bounds the backbone's memory).
+    #: Regions encoded per micro-batch (bounds the backbone's memory without gradients and under
+    #: checkpointing; training without backbone checkpointing encodes all regions at once).
     region_batch: int = 64
     region_encoder: RegionEncoderConfig = field(default_factory=RegionEncoderConfig)
     context: ContextConfig = field(default_factory=ContextConfig)

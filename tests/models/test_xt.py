@@ -192,6 +192,24 @@ def test_decoder_bands_only_where_they_save_memory():
     assert calls[(True, True)] > calls[(True, False)] == calls[(False, False)] > 1
 
 
+def test_backbone_micro_batches_only_where_they_save_memory():
+    """Micro-batches of region_batch under backbone checkpointing and without gradients; one call
+    per batch of crops when training keeps every region's activations anyway."""
+    x = torch.randn(2, 2, 256, 128)  # 2 crops of 4 × 2 regions of 64 px
+
+    def encodes(ckpt: bool, grad: bool) -> list[int]:
+        model = tiny_model(region_batch=3, region_encoder=dict(kwargs=TINY_SWIN, grad_checkpointing=ckpt)).train()
+        sizes = []
+        model.encoder.body.register_forward_pre_hook(lambda _, args: sizes.append(len(args[0])))
+        with torch.set_grad_enabled(grad):
+            model(x)
+        return sizes
+
+    assert encodes(ckpt=False, grad=True) == [16]
+    for ckpt, grad in ((True, True), (True, False), (False, False)):
+        assert encodes(ckpt, grad)[:6] == [3, 3, 3, 3, 3, 1], (ckpt, grad)  # recomputed again in backward
+
+
 @pytest.mark.parametrize("out_stride", [2, 4])
 def test_coarser_output_stride_gives_full_resolution_maps_with_fewer_stages(out_stride):
     fine, coarse = tiny_model(), tiny_model(decoder=dict(width=32, min_width=8, band_rows=2, out_stride=out_stride))

@@ -52,7 +52,8 @@ def create_backbone(
 
 
 class RegionEncoder(nn.Module):
-    """Encodes every region of a padded image in micro-batches of ``region_batch`` regions.
+    """Encodes every region of a padded image in micro-batches of ``region_batch`` regions
+    (:meth:`micro_batch`).
 
     ``grad_checkpointing`` runs each micro-batch under activation checkpointing, so that only
     the micro-batch's output maps are kept for backward: memory then grows with the number of
@@ -91,13 +92,23 @@ class RegionEncoder(nn.Module):
     def _encode_range(self, padded: torch.Tensor, grid: RegionGrid, start: int, stop: int):
         return tuple(self.encode(take_regions(padded, grid, start, stop)))
 
+    def micro_batch(self, total: int) -> int:
+        """Regions encoded at once, of ``total``: ``region_batch``, except in training without
+        checkpointing, which keeps every region's activations anyway: there micro-batches would
+        save no memory, only multiply the kernel launches (the GPU waited for them) and the
+        gradient accumulations, so all regions go in one call."""
+        if torch.is_grad_enabled() and not self.grad_checkpointing:
+            return total
+        return self.region_batch
+
     def forward(self, padded: torch.Tensor, grid: RegionGrid) -> list[torch.Tensor]:
         """Maps of all regions of a padded (B, C, H', W') image: per level (B·R, C_l, h_l, w_l)."""
         total = padded.shape[0] * grid.count
         use_ckpt = self.grad_checkpointing and torch.is_grad_enabled()
+        per_call = self.micro_batch(total)
         parts = []
-        for start in range(0, total, self.region_batch):
-            stop = min(start + self.region_batch, total)
+        for start in range(0, total, per_call):
+            stop = min(start + per_call, total)
             if use_ckpt:
                 parts.append(checkpoint(self._encode_range, padded, grid, start, stop, use_reentrant=False))
             else:
