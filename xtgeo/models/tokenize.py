@@ -62,7 +62,7 @@ def take_regions(padded: torch.Tensor, grid: RegionGrid, start: int, stop: int) 
 
 def stitch(maps: torch.Tensor, grid: RegionGrid) -> torch.Tensor:
     """Region maps (B·R, C, h, w) in grid order → whole-image maps (B, C, rows·h, cols·w), channels-last
-    in memory (the decoder's layout; one copy, none of it to convert channels-last maps)."""
+    in memory (the decoder's layout). One copy; channels-last region maps are read without conversion."""
     n, chans, h, w = maps.shape
     batch = n // grid.count
     tiled = maps.permute(0, 2, 3, 1).reshape(batch, grid.rows, grid.cols, h, w, chans).transpose(2, 3)
