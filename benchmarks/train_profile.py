@@ -20,7 +20,6 @@ import argparse
 import bisect
 import gzip
 import json
-import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -155,12 +154,10 @@ class ProfiledSteps(TrainProgress):
             self.started = False
 
     def _ready(self, prof: Any) -> None:
-        trace = self.out / "trace.json"
-        prof.export_chrome_trace(str(trace))
-        with trace.open("rb") as raw, gzip.open(self.out / "trace.json.gz", "wb") as packed:
-            shutil.copyfileobj(raw, packed)
-        events = json.loads(trace.read_text())["traceEvents"]
-        trace.unlink()
+        trace = self.out / "trace.json.gz"
+        prof.export_chrome_trace(str(trace))  # gzipped by torch, through a temporary file of its own
+        with gzip.open(trace, "rt") as packed:
+            events = json.load(packed)["traceEvents"]
         (self.out / "profile.json").write_text(json.dumps(gpu_timeline(events), indent=2))
 
 
