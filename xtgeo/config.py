@@ -176,6 +176,10 @@ class TrainConfig:
     #: Step time "auto" checkpointing may give up for less memory: 0.25 = up to 25 % slower than the
     #: fastest policy that fits; 0 = always the fastest.
     checkpointing_slowdown: float = 0.25
+    #: With compile: share of the activations the compiled stages would keep for backward that they
+    #: may keep (torch.compile's activation memory budget: below 1 they recompute the cheapest of the
+    #: rest in backward, trading a little time for memory, e.g. 0.3); 1 keeps them all.
+    activation_memory_budget: float = 1.0
 
 
 @dataclass
@@ -245,6 +249,7 @@ _CHOICES = {
 _POSITIVE = {"data.crop_size", "train.steps", "train.epoch_steps", "train.batch_size", "train.log_every",
              "train.checkpoint_every", "data.disc_radius_px", "data.val_stride_fraction", "train.lr",
              "data.center_sigma_px", "data.vv_std", "data.vh_std", "train.memory_fraction",
+             "train.activation_memory_budget",
              "model.in_chans", "model.region_size", "model.region_batch", "model.context.depth", "model.context.dim",
              "model.context.heads", "model.decoder.width", "model.decoder.min_width", "model.decoder.band_rows",
              "model.decoder.inference_band_rows", "model.decoder.out_stride", "model.decoder.length_scale"}
@@ -254,7 +259,7 @@ _NON_NEGATIVE = {"seed", "data.num_workers", "data.val_scenes_count", "data.val_
                  "loss.length_weight", "postprocess.nms_radius_px"}
 _FRACTIONS = {"data.object_fraction", "data.min_valid_fraction", "train.min_lr_ratio", "loss.dice_weight",
               "postprocess.center_threshold", "postprocess.vessel_threshold", "postprocess.fishing_threshold",
-              "train.memory_fraction"}
+              "train.memory_fraction", "train.activation_memory_budget"}
 #: Upper bounds beyond which a value is surely a mistake.
 _AT_MOST = {"train.lr": 1.0}
 

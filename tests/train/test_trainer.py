@@ -12,7 +12,7 @@ from xtgeo.errors import ConfigError, SceneError, XtgeoError
 from xtgeo.models import build_model
 from xtgeo.train.checkpoint import checkpoint_path, load_checkpoint
 from xtgeo.train.runlog import read_metrics
-from xtgeo.train.trainer import run_training
+from xtgeo.train.trainer import TrainProgress, run_training
 
 SMOKE = "configs/smoke.yaml"
 #: Every crop centred near an object (a steadier loss for a short run); one validation scene,
@@ -89,6 +89,9 @@ def test_two_process_gloo_run_trains(prepared_dataset, tmp_path):
         ("model.in_chans=2", "model.in_chans: 2 does not match"),
         ("train.checkpointing=some", "train.checkpointing: 'some' is not one of config, auto"),
         ("train.memory_fraction=1.5", "train.memory_fraction: must be between 0 and 1"),
+        ("train.activation_memory_budget=0", "train.activation_memory_budget: must be positive"),
+        ("train.activation_memory_budget=nan", "train.activation_memory_budget: expected a finite number"),
+        ("train.activation_memory_budget=2", "train.activation_memory_budget: must be between 0 and 1"),
         ("data.num_workers=-1", "data.num_workers: must be 0 or more"),
     ],
 )
@@ -274,3 +277,42 @@ def test_compiled_training_compiles_once_not_at_every_step(prepared_dataset, tmp
     startup = [r for r in read_metrics(run) if "startup_s" in r]
     assert len(startup) == 1 and startup[0]["step"] == 1 and startup[0]["compiled_graphs"] == graphs[0]
     assert startup[0]["startup_s"] >= startup[0]["first_step_s"] > 0 and startup[0]["probe_s"] >= 0
+
+
+class BudgetSeen(TrainProgress):
+    """Records torch.compile's activation memory budget in force at every step."""
+
+    seen: list[float] = []
+
+    def update(self, step, row=None):
+        import torch._functorch.config
+
+        BudgetSeen.seen.append(torch._functorch.config.activation_memory_budget)
+
+
+def test_the_activation_memory_budget_holds_while_training_and_not_after(prepared_dataset, tmp_path):
+    import torch._functorch.config
+
+    BudgetSeen.seen = []
+    run_training(SMOKE, prepared_dataset, tmp_path / "run", progress=BudgetSeen,
+                 overrides=FAST + ("train.steps=2", "train.validation=none", "train.activation_memory_budget=0.4"))
+    assert BudgetSeen.seen == [0.4, 0.4]
+    assert torch._functorch.config.activation_memory_budget == 1.0
+
+
+def test_out_of_memory_in_a_step_is_one_line_naming_the_step_and_what_to_change(prepared_dataset, tmp_path,
+                                                                                 monkeypatch):
+    from xtgeo.train.trainer import Trainer
+
+    step = Trainer.train_step
+
+    def step_then_out_of_memory(self, batch):
+        if self.step == 1:  # the second step asks for more than the device has
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+        return step(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_out_of_memory)
+    with pytest.raises(XtgeoError, match=r"out of memory on cpu at step 2 .*train.checkpointing=auto") as err:
+        run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=FAST + ("train.steps=3",))
+    assert "\n" not in str(err.value)
+    assert not checkpoint_path(tmp_path / "run").exists()

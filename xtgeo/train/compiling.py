@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import torch
 
@@ -35,6 +36,13 @@ def compile_function(function: Callable) -> Callable:
     """``function`` through ``torch.compile`` with the training backend (for the loss: fused, its
     dozens of full-crop float32 passes become a few)."""
     return torch.compile(function, backend=BACKEND)
+
+
+def activation_budget(budget: float) -> AbstractContextManager:
+    """A context in which ``torch.compile`` plans backward passes under ``budget``: the share (0–1]
+    of the activations its default plan saves that it may save; it recomputes the cheapest of the
+    rest in backward (``train.activation_memory_budget``). Graphs compiled inside keep their plan."""
+    return torch._functorch.config.patch(activation_memory_budget=budget)
 
 
 def compiled_graphs() -> int:

@@ -45,7 +45,7 @@ from xtgeo.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from xtgeo.train.compiling import compile_function, compile_stages, compiled_graphs
+from xtgeo.train.compiling import activation_budget, compile_function, compile_stages, compiled_graphs
 from xtgeo.train.losses import xview3_loss
 from xtgeo.train.memory import POLICIES, apply_policy, choose_policy, current_policy
 from xtgeo.train.optim import build_optimizer
@@ -61,7 +61,7 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 #: Keys that may change when a run is resumed (how it runs, not what it learns).
 RESUMABLE_KEYS = ("data.num_workers", "train.log_every", "train.checkpoint_every", "train.validation", "train.device",
                   "train.compile", "train.checkpointing", "train.memory_fraction",
-                  "train.checkpointing_slowdown")
+                  "train.checkpointing_slowdown", "train.activation_memory_budget")
 #: First-bad-step value meaning "none yet" (see :meth:`Trainer.train_step`).
 _NONE_YET = 2**62
 
@@ -402,7 +402,14 @@ class Trainer:
         stop = min(max_steps or tc.steps, tc.steps)
         log = RunLog(self.run_dir, resume_step=self.step if resume else None) if self.rank.main else None
         try:
-            self._loop(stop, log)
+            with activation_budget(tc.activation_memory_budget):  # read where a step compiles its backward
+                self._loop(stop, log)
+        except torch.OutOfMemoryError as err:
+            raise XtgeoError(
+                f"out of memory on {self.device} at step {self.step + 1} ({_memory_gib(self.device):.1f} GiB at "
+                "the peak): let the first batch choose the checkpointing (--set train.checkpointing=auto "
+                "--set model.region_batch=16), or lower train.activation_memory_budget or data.crop_size"
+            ) from err
         finally:
             if log:
                 log.close()
