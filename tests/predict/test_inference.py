@@ -15,7 +15,7 @@ from torch import nn
 from xtgeo.config import PostprocessConfig
 from xtgeo.errors import XtgeoError
 from xtgeo.predict.detections import COLUMNS, concat_frames, detections_frame, write_detections
-from xtgeo.predict.inference import Predictor, predict_maps, prefetch
+from xtgeo.predict.inference import Predictor, WindowBatch, head_outputs, predict_maps, prefetch
 from xtgeo.predict.postprocess import detections_from_maps, find_peaks
 from xtgeo.predict.windows import SceneMaps, WindowGrid
 from xtgeo.schema import PREDICTION_COLUMNS
@@ -209,3 +209,44 @@ def test_prefetch_keeps_order_and_propagates_errors():
 
     with pytest.raises(OSError, match="boom"):
         list(prefetch(fail, range(10)))
+
+
+class RegionHungry(nn.Module):
+    """A tiny xT that runs out of memory whenever it encodes more than ``fits`` regions at once."""
+
+    def __init__(self, fits: int):
+        super().__init__()
+        from tests.models.test_xt import tiny_model
+
+        self.model, self.fits = tiny_model(region_batch=8).eval(), fits
+        self.encoder = self.model.encoder
+
+    def forward(self, x):
+        if self.encoder.region_batch > self.fits:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.00 GiB")
+        return self.model(x)
+
+
+def _batch(windows: int, side: int = 192):  # 9 regions of 64 px a window
+    grid = WindowGrid(side, side * windows, side, 0)
+    x = torch.randn(windows, 2, side, side, generator=torch.Generator().manual_seed(0))
+    return WindowBatch(list(grid), x, torch.ones(windows, side, side, dtype=torch.bool))
+
+
+def test_out_of_memory_halves_the_windows_then_the_regions_per_backbone_call():
+    hungry = RegionHungry(fits=2)
+    predictor = Predictor(hungry, "cpu", batch_size=2)
+    batch = _batch(2)
+    outputs = [out for _, out in predictor.forward(batch)]
+    assert predictor.batch_size == 1 and hungry.encoder.region_batch == 2
+    with torch.inference_mode():  # micro-batches of regions change nothing but memory
+        expected = head_outputs(hungry(batch.x), batch.valid)
+    for k, out in enumerate(outputs):
+        for head in HEADS:
+            torch.testing.assert_close(out[head], expected[head][k])
+
+
+def test_out_of_memory_with_one_window_and_one_region_is_one_line():
+    predictor = Predictor(RegionHungry(fits=0), "cpu", batch_size=2)
+    with pytest.raises(XtgeoError, match=r"out of memory on cpu with one 64x64 window, one region per backbone call"):
+        list(predictor.forward(_batch(2, side=64)))

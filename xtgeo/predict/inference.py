@@ -111,7 +111,7 @@ def head_outputs(raw: dict[str, torch.Tensor], valid: torch.Tensor) -> dict[str,
 
 class Predictor:
     """Runs a model, or an ensemble of models, over window batches on one device, halving the batch
-    on GPU out-of-memory.
+    (then the regions per backbone call) on GPU out-of-memory.
 
     Every model sees every view of ``tta`` (a name of :data:`TTA_VIEWS`); the outputs are mapped
     back to the window's pixels, put through the heads' activations (:func:`head_outputs`) and
@@ -164,15 +164,22 @@ class Predictor:
             start = stop
 
     def _shrink(self, batch: WindowBatch) -> None:
+        """After running out of memory: halve the windows per pass, then each model's regions per
+        backbone call (``encoder.region_batch``); an error naming what to change when both are 1."""
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
-        if self.batch_size == 1:
+        if self.batch_size > 1:
+            self.batch_size //= 2
+            return
+        encoders = [m.encoder for m in self.models if getattr(getattr(m, "encoder", None), "region_batch", 1) > 1]
+        for encoder in encoders:
+            encoder.region_batch //= 2
+        if not encoders:
             h, w = batch.x.shape[-2:]
             raise XtgeoError(
-                f"out of memory on {self.device} with one {h}x{w} window: use a smaller --window-size "
-                "(e.g. half), a smaller region_batch in the model config, or --device cpu"
+                f"out of memory on {self.device} with one {h}x{w} window, one region per backbone call: use a "
+                "smaller --window-size (e.g. half) or --device cpu"
             )
-        self.batch_size //= 2
 
 
 def predict_maps(
