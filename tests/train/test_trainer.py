@@ -58,7 +58,8 @@ def test_resumed_run_equals_an_uninterrupted_one(prepared_dataset, tmp_path):
         run_training(SMOKE, prepared_dataset, parted, overrides=overrides + ("train.lr=0.1",), resume=True)
     with pytest.raises(XtgeoError, match="already holds a training run"):
         run_training(SMOKE, prepared_dataset, parted, overrides=overrides)
-    run_training(SMOKE, prepared_dataset, parted, overrides=overrides + ("data.num_workers=1",), resume=True)
+    run_training(SMOKE, prepared_dataset, parted, overrides=overrides + ("data.num_workers=1", "model.region_batch=2"),
+                 resume=True)  # how it runs may change
     a, b = train_rows(whole), train_rows(parted)
     assert [r["step"] for r in b] == list(range(1, 6))
     for x, y in zip(a, b):

@@ -61,7 +61,7 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
 #: Keys that may change when a run is resumed (how it runs, not what it learns).
 RESUMABLE_KEYS = ("data.num_workers", "train.log_every", "train.checkpoint_every", "train.validation", "train.device",
                   "train.compile", "train.checkpointing", "train.memory_fraction",
-                  "train.checkpointing_slowdown", "train.activation_memory_budget")
+                  "train.checkpointing_slowdown", "train.activation_memory_budget", "model.region_batch")
 #: First-bad-step value meaning "none yet" (see :meth:`Trainer.train_step`).
 _NONE_YET = 2**62
 
