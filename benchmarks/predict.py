@@ -7,7 +7,9 @@ random weights) on GPUs, the smoke model on the CPU; 4096 px windows with 512 px
   one after the other on one GPU exactly as ``xtgeo predict FOLDER`` does (:func:`predict_scene`
   per scene: windowed GeoTIFF reads in threads, normalisation, the model, blending, peaks), then
   the detections written to CSV. The first scene pays the warm-up (``--compile``: compilation);
-  the second is the steady-state time per scene.
+  the second is the steady-state time per scene. ``first_window_s``: from the scene's start until its
+  first window is handed to the GPU (reading it); ``after_last_window_s``: from the last one handed
+  over to the end (the GPU finishing, peaks, georeferencing), both of the last scene.
 * ``gpu``: one full scene held in memory (no GeoTIFF decoding), to isolate the model and blending.
 * ``cpu``: an 8192 × 8192 raw scene through the real reader, smoke model, on the CPU: wall time
   and peak RSS.
@@ -117,12 +119,12 @@ def scene_folder(root: Path, height: int, width: int, count: int) -> Path:
 
 
 def stage_seconds(predictor: Predictor, read: Callable, window: GridWindow, repeats: int = 3) -> dict[str, float]:
-    """Seconds per window of its read (+ normalisation, one thread) and of the model forward, apart."""
+    """Seconds per window of its read (strip by strip, normalised, one thread) and of the model forward, apart."""
+    pin = predictor.device.type == "cuda"
     start = time.perf_counter()
     for _ in range(repeats):
-        x, valid = read(window)
+        batch = read_batch([window], read, pin)
     read_s = (time.perf_counter() - start) / repeats
-    batch = read_batch([window], lambda _: (x, valid), pin=predictor.device.type == "cuda")
     sync = torch.cuda.synchronize if predictor.device.type == "cuda" else (lambda: None)
     sync()
     start = time.perf_counter()
@@ -206,14 +208,17 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
                 found.append(len(detections_from_maps(maps.maps, cfg.postprocess)["score"]))
                 maps = None
                 scene_s.append(time.perf_counter() - start)
-            write_s = 0.0
+            write_s, phases = 0.0, {}
         else:
             sources = find_sources(scene_folder(Path(tmp), opts["height"], opts["width"], opts["scenes"]))
             read = window_reader(sources[0], cfg)
             frames = []
             for source in sources:
+                marks = [time.perf_counter()]  # the start, then as each batch of windows is handed to the device
                 result = predict_scene(source, predictor, cfg, window_size=opts["window"], overlap=opts["overlap"],
-                                       readers=readers)
+                                       readers=readers, on_windows=lambda _: marks.append(time.perf_counter()))
+                phases = {"first_window_s": round(marks[1] - marks[0], 3),
+                          "after_last_window_s": round(marks[0] + result.seconds - marks[-1], 3)}
                 frames.append(result.detections)
                 scene_s.append(result.seconds)
                 found.append(len(result.detections))
@@ -233,7 +238,7 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
         "mpx_per_s": round(mpx / steady, 1), "detections": found[-1],
         "peak_gpu_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None,
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-        **stages,
+        **phases, **stages,
     }
 
 

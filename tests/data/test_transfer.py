@@ -1,14 +1,15 @@
-"""Samples travel in compact dtypes and arrive on the device as the float32 maps they were."""
+"""Samples travel and stay in compact dtypes; the loss reads them as the float32 maps they were."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from xtgeo.config import DataConfig
+from xtgeo.config import DataConfig, LossConfig
 from xtgeo.data.targets import IGNORE, crop_targets
 from xtgeo.data.transfer import compact, device_batches, to_device
-from xtgeo.tasks.xview3 import PEAK_LOSS_MASK
+from xtgeo.tasks.xview3 import HEADS, PEAK_LOSS_MASK
+from xtgeo.train.losses import xview3_loss
 
 
 def _sample(seed: int) -> dict[str, torch.Tensor]:
@@ -28,7 +29,7 @@ def test_compact_samples_are_exact_where_it_matters_in_under_half_the_bytes():
     small = compact(sample, torch.float16)
     assert small["vessel"].dtype == torch.int8 and small[PEAK_LOSS_MASK].dtype == torch.uint8
     assert small["center"].dtype == small["length"].dtype == small["image"].dtype == torch.float16
-    back = to_device(small, torch.device("cpu"))
+    back = {key: value.float() for key, value in to_device(small, torch.device("cpu")).items()}
     for key in ("vessel", "fishing", PEAK_LOSS_MASK):
         assert torch.equal(back[key], sample[key]), key
     assert (back["vessel"] == IGNORE).any() and (back[PEAK_LOSS_MASK] == 0).any()  # LOW object: masked
@@ -36,7 +37,6 @@ def test_compact_samples_are_exact_where_it_matters_in_under_half_the_bytes():
     torch.testing.assert_close(back["center"], sample["center"], rtol=1e-3, atol=1e-4)
     torch.testing.assert_close(back["length"], sample["length"], rtol=5e-4, atol=0)
     torch.testing.assert_close(back["image"], sample["image"], rtol=1e-3, atol=1e-3)
-    assert all(v.dtype == torch.float32 for v in back.values())
     nbytes = sum(v.numel() * v.element_size() for v in small.values())
     assert nbytes * 2.4 <= sum(v.numel() * v.element_size() for v in sample.values())
 
@@ -46,11 +46,24 @@ def _devices():
 
 
 @pytest.mark.parametrize("device", _devices(), ids=str)
-def test_device_batches_arrive_in_order_as_float32(device):
+def test_device_batches_arrive_in_order_unchanged(device):
     batches = [compact(_sample(seed)) for seed in range(4)]
     moved = list(device_batches(iter(batches), device))
     assert len(moved) == 4
     for original, arrived in zip(batches, moved):
         for key, value in original.items():
-            assert arrived[key].device.type == device.type and arrived[key].dtype == torch.float32
-            assert torch.equal(arrived[key].cpu(), value.float()), key
+            assert arrived[key].device.type == device.type and arrived[key].dtype == value.dtype
+            assert torch.equal(arrived[key].cpu(), value), key
+
+
+def test_the_loss_of_a_compact_batch_is_that_of_its_float32_maps():
+    sample = {key: value[None] for key, value in _sample(1).items()}  # a batch of one
+    small = compact(sample, torch.float16)
+    gen = torch.Generator().manual_seed(2)
+    outputs = {head.name: torch.randn(1, 1, 96, 128, generator=gen).to(torch.bfloat16) for head in HEADS}
+    exact, exact_parts = xview3_loss(outputs, {k: v.float() for k, v in small.items()}, LossConfig())
+    loss, parts = xview3_loss(outputs, small, LossConfig())
+    assert torch.equal(loss, exact) and loss.dtype == torch.float32
+    assert all(torch.equal(parts[name], exact_parts[name]) for name in exact_parts)
+    original, _ = xview3_loss(outputs, sample, LossConfig())
+    torch.testing.assert_close(loss, original, rtol=2e-3, atol=0)

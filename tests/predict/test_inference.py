@@ -15,9 +15,17 @@ from torch import nn
 from xtgeo.config import PostprocessConfig
 from xtgeo.errors import XtgeoError
 from xtgeo.predict.detections import COLUMNS, concat_frames, detections_frame, write_detections
-from xtgeo.predict.inference import Predictor, WindowBatch, head_outputs, predict_maps, prefetch
+from xtgeo.predict.inference import (
+    STRIP_ROWS,
+    Predictor,
+    WindowBatch,
+    head_outputs,
+    predict_maps,
+    prefetch,
+    window_strips,
+)
 from xtgeo.predict.postprocess import detections_from_maps, find_peaks
-from xtgeo.predict.windows import SceneMaps, WindowGrid
+from xtgeo.predict.windows import GridWindow, SceneMaps, WindowGrid
 from xtgeo.schema import PREDICTION_COLUMNS
 from xtgeo.tasks.xview3 import HEAD_NAMES as HEADS
 
@@ -93,6 +101,56 @@ def test_windows_with_and_without_overlap_agree_away_from_window_edges():
     plain_seams &= edge
     error = lambda m: np.abs(m["center"] - whole["center"])[plain_seams].mean()  # noqa: E731
     assert error(blended) < 0.5 * error(plain)
+
+
+@pytest.mark.parametrize("row, height", [(1024, 1024), (76, 1024), (0, 300), (700, 40), (3584, 4096)])
+def test_window_strips_cover_the_window_cut_at_tile_rows(row, height):
+    window = GridWindow(row, 32, height, 96, 1, 2)
+    strips = window_strips(window)
+    assert [s.row for s in strips] == sorted({row, *range(0, row + height, STRIP_ROWS)} - set(range(0, row)))
+    assert sum(s.height for s in strips) == height and strips[0].row == row
+    for strip, after in zip(strips, strips[1:]):
+        assert strip.row + strip.height == after.row
+    for strip in strips:
+        assert (strip.col, strip.width, strip.i, strip.j) == (32, 96, 1, 2) and strip.height > 0
+        assert strip.row // STRIP_ROWS == (strip.row + strip.height - 1) // STRIP_ROWS  # one tile row each
+
+
+@pytest.mark.parametrize("batch, readers", [(1, 3), (2, 2)])
+def test_predict_maps_reads_strips_in_threads_and_blends_whole_windows(batch, readers):
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(2, 1100, 40)).astype(np.float32)
+    valid = np.ones(image.shape[1:], dtype=bool)
+    grid = WindowGrid(1100, 40, 1024, 64)  # windows at rows 0 and 76: aligned and not
+    reads = []
+
+    def read(window):
+        reads.append(window)
+        return image[:, window.slices[0], window.slices[1]], valid[window.slices]
+
+    predictor = Predictor(LocalConv(), "cpu", batch)
+    maps = predict_maps(predictor, grid, read, readers=readers)
+    assert sorted((w.row, w.height) for w in reads) == [(0, 512), (76, 436), (512, 512), (512, 512), (1024, 76)]
+    expected = SceneMaps(grid)
+    for window in grid:
+        whole = WindowBatch([window], torch.from_numpy(image[None, :, window.slices[0], window.slices[1]]),
+                            torch.from_numpy(valid[None, window.slices[0], window.slices[1]]))
+        for _, outputs in predictor.forward(whole):
+            expected.add(window, outputs)
+    for head in HEADS:
+        torch.testing.assert_close(maps[head], expected[head], rtol=0, atol=0)
+
+
+def test_predict_maps_skips_windows_without_valid_pixels():
+    image = np.random.default_rng(4).normal(size=(2, 32, 128)).astype(np.float32)
+    valid = np.ones(image.shape[1:], dtype=bool)
+    valid[:, 32:64] = False  # the second of four windows holds no data
+    predictor = Predictor(LocalConv(), "cpu", 2)
+    maps = predict_maps(predictor, WindowGrid(32, 128, 32, 0), lambda w: (image[:, w.slices[0], w.slices[1]],
+                                                                          valid[w.slices]), track_valid=True)
+    assert maps.windows_added == 3
+    assert torch.equal(maps.valid, torch.from_numpy(valid))
+    assert not maps["center"][:, 32:64].any() and maps["center"][:, 64:].abs().sum() > 0
 
 
 def _gaussians(shape, centres, sigma=2.0):

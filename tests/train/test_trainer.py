@@ -317,3 +317,7 @@ def test_out_of_memory_in_a_step_is_one_line_naming_the_step_and_what_to_change(
         run_training(SMOKE, prepared_dataset, tmp_path / "run", overrides=FAST + ("train.steps=3",))
     assert "\n" not in str(err.value)
     assert not checkpoint_path(tmp_path / "run").exists()
+    with pytest.raises(XtgeoError, match=r"out of memory on cpu at step 2 .*lower train.memory_fraction") as err:
+        run_training(SMOKE, prepared_dataset, tmp_path / "auto", overrides=FAST + ("train.steps=3",
+                                                                                  "train.checkpointing=auto"))
+    assert "checkpointing=auto" not in str(err.value)  # the run already chose its checkpointing

@@ -1,10 +1,13 @@
-"""Samples in compact dtypes from the loader to the device, and back to float32 there.
+"""Samples in compact dtypes from the loader to the device, where they stay compact.
 
 A 4096² crop is 470 MB in float32 (image and five target maps); its copy to the GPU and the
-loader's pinning of it would cost a training step tens of milliseconds. Samples therefore travel
-as float16 (image, Gaussian and length maps), int8 (class maps: -1, 0, 1) and uint8 (loss masks):
-11 bytes a pixel instead of 28. :func:`device_batches` copies each batch on a side CUDA stream one
-batch ahead, so the copy overlaps the step before it; :func:`to_device` copies one batch in line.
+loader's pinning of it would cost a training step tens of milliseconds, and two batches on the GPU
+(the step's and the next, copied ahead) would hold 0.9 GB. Samples therefore travel and stay as
+float16 (image, Gaussian and length maps), int8 (class maps: -1, 0, 1) and uint8 (loss masks):
+11 bytes a pixel instead of 28. Their users read them as float32 where they compute: the loss
+(:func:`xtgeo.train.losses.xview3_loss`) casts each target it uses, and under bf16 autocast the
+model's first layers cast the image. :func:`device_batches` copies each batch on a side CUDA stream
+one batch ahead, so the copy overlaps the step before it; :func:`to_device` copies one batch in line.
 """
 
 from __future__ import annotations
@@ -27,15 +30,15 @@ def compact(sample: dict[str, torch.Tensor], image_dtype: torch.dtype = torch.fl
 
 
 def to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """``batch`` on ``device`` in float32 (copied without blocking from pinned memory)."""
-    return {key: value.to(device, non_blocking=True).float() for key, value in batch.items()}
+    """``batch`` on ``device``, dtypes kept (copied without blocking from pinned memory)."""
+    return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
 
 Batch = dict[str, torch.Tensor]
 
 
 def device_batches(batches: Iterable[Batch], device: torch.device) -> Iterator[Batch]:
-    """``batches`` on ``device`` in float32; on CUDA each batch's copy runs on a side stream while
+    """``batches`` on ``device`` (:func:`to_device`); on CUDA each batch's copy runs on a side stream while
     the step before it computes, and the current stream waits for that copy alone."""
     if device.type != "cuda":
         yield from (to_device(batch, device) for batch in batches)

@@ -129,7 +129,7 @@ class UNetDecoder(nn.Module):
         """Decode stitched maps (shallow → deep) and the image to (B, out_channels, H, W) / out_stride."""
         skips = list(reversed(feats))[1:] + [None] * (len(self.stages) - self.levels)
         if len(self.stages) > self.levels:
-            skips[-1] = channels_last(image if self.out_stride == 1 else F.avg_pool2d(image, self.out_stride))
+            skips[-1] = channels_last(image if self.out_stride == 1 else F.avg_pool2d(image.float(), self.out_stride))
         x = self.stages[0](channels_last(feats[-1]))
         for stage, skip in zip(self.stages[1:], skips):
             x = upsample2(x)
@@ -177,7 +177,9 @@ class UNetDecoder(nn.Module):
         levels = [torch.cat(inputs[i : i + per_level], dim=2) if per_level > 1 else inputs[i]
                   for i in range(0, len(inputs), per_level)]
         maps = head(self(levels[1:], levels[0]))
-        if self.out_stride > 1:
+        if self.out_stride == 2:
+            maps = upsample2(maps)  # F.interpolate's bilinear 2×, without its scatter-add backward
+        elif self.out_stride > 1:
             maps = F.interpolate(maps, scale_factor=self.out_stride, mode="bilinear", align_corners=False)
         if top == 0 and bottom == maps.shape[2]:
             return maps  # the window is the whole image: nothing to crop

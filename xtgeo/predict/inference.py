@@ -1,15 +1,18 @@
-"""Whole-scene inference: prefetched window batches → xT model → blended full-scene maps.
+"""Whole-scene inference: windows read ahead in strips → xT model → blended full-scene maps.
 
-``read_window(window) -> (x, valid)`` supplies one window's model input, float32 (C, h, w), and its
-validity mask, bool (h, w); it is called from reader threads (give each thread its own file
-handle). Windows without any valid pixel are skipped. Imports only numpy and torch.
+``read_window(window) -> (x, valid)`` supplies the model input of a window or of a strip of one,
+float32 (C, h, w), and its validity mask, bool (h, w); it is called from reader threads (give each
+thread its own file handle) and must depend on each pixel alone. Windows without any valid pixel
+are skipped. Imports only numpy and torch.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -22,6 +25,8 @@ from xtgeo.tasks.xview3 import HEADS
 
 T = TypeVar("T")
 R = TypeVar("R")
+#: Strips read ahead per reader thread.
+STRIPS_AHEAD = 4
 WindowReader = Callable[[GridWindow], tuple[np.ndarray, np.ndarray]]
 
 
@@ -54,22 +59,65 @@ class WindowBatch:
         self.windows, self.x, self.valid = windows, x, valid
 
 
+#: Rows of a window read at once: the tile height of raw and prepared scene GeoTIFFs, so that a
+#: strip decodes only its own tiles.
+STRIP_ROWS = 512
+
+
+def window_strips(window: GridWindow, rows: int = STRIP_ROWS) -> list[GridWindow]:
+    """``window`` cut into full-width strips at the scene rows that are multiples of ``rows``."""
+    bottom = window.row + window.height
+    cuts = [window.row, *range((window.row // rows + 1) * rows, bottom, rows), bottom]
+    return [replace(window, row=top, height=end - top) for top, end in zip(cuts, cuts[1:])]
+
+
+class BatchBuffer:
+    """One batch of windows assembled from strips that reader threads read in parallel (thread-safe
+    :meth:`put`): the model input (B, C, h, w) float32 and validity (B, h, w), pinned for a GPU."""
+
+    def __init__(self, windows: list[GridWindow], pin: bool):
+        self.windows, self.pin = windows, pin
+        self.x: torch.Tensor | None = None
+        self.valid: torch.Tensor | None = None
+        self._lock = threading.Lock()
+
+    def put(self, k: int, strip: GridWindow, x: np.ndarray, valid: np.ndarray) -> None:
+        """Copy one strip of window ``k`` (``x`` (C, rows, w), ``valid`` (rows, w)) into place."""
+        with self._lock:  # the first strip read gives the channel count
+            if self.x is None:
+                shape = (len(self.windows), x.shape[0], self.windows[0].height, self.windows[0].width)
+                self.x = torch.empty(shape, dtype=torch.float32, pin_memory=self.pin)
+                self.valid = torch.empty((shape[0], *shape[2:]), dtype=torch.bool, pin_memory=self.pin)
+        top = strip.row - self.windows[k].row
+        self.x[k, :, top: top + strip.height].numpy()[...] = x
+        self.valid[k, top: top + strip.height].numpy()[...] = valid
+
+    def batch(self) -> WindowBatch:
+        """The windows with at least one valid pixel (once every strip is in)."""
+        kept = [k for k in range(len(self.windows)) if bool(self.valid[k].any())]
+        if len(kept) == len(self.windows):
+            return WindowBatch(self.windows, self.x, self.valid)
+        index = torch.tensor(kept, dtype=torch.long)
+        return WindowBatch([self.windows[k] for k in kept], self.x[index], self.valid[index])
+
+
 def read_batch(windows: list[GridWindow], read_window: WindowReader, pin: bool) -> WindowBatch:
-    """Read windows, drop those with no valid pixel, stack the rest (pinned for fast copies to a GPU)."""
-    kept, xs, valids = [], [], []
-    for window in windows:
-        x, valid = read_window(window)
-        if valid.any():
-            kept.append(window)
-            xs.append(x)
-            valids.append(valid)
-    if not kept:
-        return WindowBatch([], torch.empty(0), torch.empty(0))
-    stack = (lambda arrays: arrays[0][None]) if len(kept) == 1 else np.stack  # one window: no copy
-    x, valid = torch.from_numpy(stack(xs)), torch.from_numpy(stack(valids))
-    if pin:
-        x, valid = x.pin_memory(), valid.pin_memory()
-    return WindowBatch(kept, x, valid)
+    """Read windows strip by strip in this thread, drop those with no valid pixel, stack the rest."""
+    buffer = BatchBuffer(windows, pin)
+    for k, window in enumerate(windows):
+        for strip in window_strips(window):
+            buffer.put(k, strip, *read_window(strip))
+    return buffer.batch()
+
+
+def strip_reads(grid: WindowGrid, batch_size: int, pin: bool) -> Iterator[tuple[BatchBuffer, int, GridWindow, bool]]:
+    """(buffer, window index in it, strip, whether it is the buffer's last strip) for every strip of
+    every window of ``grid``, in order, batches of ``batch_size`` windows to a buffer."""
+    for windows in batched(grid, batch_size):
+        buffer = BatchBuffer(windows, pin)
+        parts = [(k, strip) for k, window in enumerate(windows) for strip in window_strips(window)]
+        for n, (k, strip) in enumerate(parts):
+            yield buffer, k, strip, n == len(parts) - 1
 
 
 #: One dihedral view of a window: quarter turns (counter-clockwise), applied after a left-right mirror if True.
@@ -193,18 +241,28 @@ def predict_maps(
 ) -> SceneMaps:
     """Blend the model's outputs over every window of ``grid`` into :class:`SceneMaps` on its device.
 
-    ``readers`` threads read window batches ahead; ``on_windows(n)`` is called after each batch of ``n`` windows;
-    ``track_valid`` also keeps the validity of every pixel (``SceneMaps.valid``).
+    ``readers`` threads read ahead (:data:`STRIPS_AHEAD` strips each), every window in row strips
+    (:func:`window_strips`) taken in order by all of them, so that windows, the first one too, are
+    ready at the readers' combined rate rather than one thread's; ``on_windows(n)`` is called after
+    each batch of ``n`` windows; ``track_valid`` also keeps the validity of every pixel
+    (``SceneMaps.valid``).
     """
     maps = SceneMaps(grid, predictor.device, track_valid=track_valid)
-    pin = predictor.device.type == "cuda"
-    windows = batched(grid, predictor.batch_size)
-    for batch, chunk_size in prefetch(lambda ts: (read_batch(ts, read_window, pin), len(ts)), windows, readers,
-                                      readers + 1):
+
+    def read_strip(part: tuple[BatchBuffer, int, GridWindow, bool]) -> tuple[BatchBuffer, bool]:
+        buffer, k, strip, last = part
+        buffer.put(k, strip, *read_window(strip))
+        return buffer, last
+
+    parts = strip_reads(grid, predictor.batch_size, pin=predictor.device.type == "cuda")
+    for buffer, last in prefetch(read_strip, parts, readers, STRIPS_AHEAD * readers):
+        if not last:
+            continue
+        batch = buffer.batch()
         for window, valid in zip(batch.windows, batch.valid):
             maps.mark_valid(window, valid)
         for window, outputs in predictor.forward(batch):
             maps.add(window, outputs)
         if on_windows is not None:
-            on_windows(chunk_size)
+            on_windows(len(buffer.windows))
     return maps

@@ -2,7 +2,7 @@
 
 :func:`load_model` rebuilds the model of a training checkpoint with its config. :func:`predict_scene`
 runs a :class:`~xtgeo.predict.inference.Predictor` over one :class:`~xtgeo.predict.sources.SceneSource`:
-overlapping windows are read in background threads (:func:`window_reader`; :func:`default_readers` of
+overlapping windows are read in row strips by background threads (:func:`window_reader`; :func:`default_readers` of
 them) and batched to the device (:mod:`xtgeo.predict.inference`), blended into float16 full-scene
 maps (:mod:`xtgeo.predict.windows`), turned into detections (:mod:`xtgeo.predict.postprocess`) and
 georeferenced (:mod:`xtgeo.predict.detections`).

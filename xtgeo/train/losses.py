@@ -52,15 +52,17 @@ def relative_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def xview3_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
                 cfg: LossConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Total weighted loss and its (detached) parts, one per head of :mod:`xtgeo.tasks.xview3`."""
+    """Total weighted loss and its (detached) parts, one per head of :mod:`xtgeo.tasks.xview3`;
+    ``batch``'s target maps may come in the compact dtypes of :mod:`xtgeo.data.transfer`."""
     out = {k: v.float() for k, v in outputs.items()}
+    mask = batch[PEAK_LOSS_MASK].float()
     parts = {}
     for head in HEADS:
-        logits, target = out[head.name], batch[head.name]
+        logits, target = out[head.name], batch[head.name].float()
         if head.loss == "center" and cfg.center == "focal":
-            parts[head.name] = center_focal(logits, target, batch[PEAK_LOSS_MASK], cfg.focal_alpha, cfg.focal_beta)
+            parts[head.name] = center_focal(logits, target, mask, cfg.focal_alpha, cfg.focal_beta)
         elif head.loss == "center":
-            parts[head.name] = center_mse(logits, target, batch[PEAK_LOSS_MASK])
+            parts[head.name] = center_mse(logits, target, mask)
         elif head.loss == "bce_dice":
             parts[head.name] = bce_dice(logits, target, cfg.dice_weight)
         else:

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 import xtgeo
 from xtgeo.atomic import check_output, make_folder, remove_stale_temporaries
-from xtgeo.config import Config, dump_config, from_dict, load_config
+from xtgeo.config import Config, TrainConfig, dump_config, from_dict, load_config
 from xtgeo.data.dataset import CropDataset, PreparedData, crop_regions, open_prepared
 from xtgeo.data.samplers import TrainSampler, validation_items
 from xtgeo.data.transfer import device_batches
@@ -160,6 +160,15 @@ def loader_workers(configured: int | None, device: torch.device, world: int) -> 
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(8, max(2, cores // world - 1))
+
+
+def _memory_advice(tc: TrainConfig) -> str:
+    """What to change after a training step ran out of memory, given how the run chose its checkpointing."""
+    if tc.checkpointing == "auto":
+        return ("let auto plan for less of the free memory (lower train.memory_fraction), or lower "
+                "train.activation_memory_budget or data.crop_size")
+    return ("let the first batch choose the checkpointing (--set train.checkpointing=auto --set "
+            "model.region_batch=16), or lower train.activation_memory_budget or data.crop_size")
 
 
 def _memory_gib(device: torch.device) -> float:
@@ -405,11 +414,8 @@ class Trainer:
             with activation_budget(tc.activation_memory_budget):  # read where a step compiles its backward
                 self._loop(stop, log)
         except torch.OutOfMemoryError as err:
-            raise XtgeoError(
-                f"out of memory on {self.device} at step {self.step + 1} ({_memory_gib(self.device):.1f} GiB at "
-                "the peak): let the first batch choose the checkpointing (--set train.checkpointing=auto "
-                "--set model.region_batch=16), or lower train.activation_memory_budget or data.crop_size"
-            ) from err
+            raise XtgeoError(f"out of memory on {self.device} at step {self.step + 1} ({_memory_gib(self.device):.1f} "
+                             f"GiB at the peak): {_memory_advice(tc)}") from err
         finally:
             if log:
                 log.close()
