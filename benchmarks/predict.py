@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from xtgeo.config import Config, load_config  # noqa: E402
 from xtgeo.data.normalize import model_input  # noqa: E402
 from xtgeo.models import build_model  # noqa: E402
-from xtgeo.predict.inference import Predictor, predict_maps, read_batch  # noqa: E402
+from xtgeo.predict.inference import BatchBuffer, Predictor, WindowBatch, predict_maps, window_strips  # noqa: E402
 from xtgeo.predict.postprocess import detections_from_maps  # noqa: E402
 from xtgeo.predict.windows import GridWindow, WindowGrid  # noqa: E402
 
@@ -118,12 +118,20 @@ def scene_folder(root: Path, height: int, width: int, count: int) -> Path:
     return folder
 
 
+def read_alone(window: GridWindow, read: Callable, pin: bool) -> WindowBatch:
+    """One window read strip by strip in this thread, as the readers of :func:`predict_maps` read it."""
+    buffer = BatchBuffer([window], pin)
+    for strip in window_strips(window):
+        buffer.put(0, strip, *read(strip))
+    return buffer.batch()
+
+
 def stage_seconds(predictor: Predictor, read: Callable, window: GridWindow, repeats: int = 3) -> dict[str, float]:
     """Seconds per window of its read (strip by strip, normalised, one thread) and of the model forward, apart."""
     pin = predictor.device.type == "cuda"
     start = time.perf_counter()
     for _ in range(repeats):
-        batch = read_batch([window], read, pin)
+        batch = read_alone(window, read, pin)
     read_s = (time.perf_counter() - start) / repeats
     sync = torch.cuda.synchronize if predictor.device.type == "cuda" else (lambda: None)
     sync()

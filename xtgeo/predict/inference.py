@@ -101,15 +101,6 @@ class BatchBuffer:
         return WindowBatch([self.windows[k] for k in kept], self.x[index], self.valid[index])
 
 
-def read_batch(windows: list[GridWindow], read_window: WindowReader, pin: bool) -> WindowBatch:
-    """Read windows strip by strip in this thread, drop those with no valid pixel, stack the rest."""
-    buffer = BatchBuffer(windows, pin)
-    for k, window in enumerate(windows):
-        for strip in window_strips(window):
-            buffer.put(k, strip, *read_window(strip))
-    return buffer.batch()
-
-
 def strip_reads(grid: WindowGrid, batch_size: int, pin: bool) -> Iterator[tuple[BatchBuffer, int, GridWindow, bool]]:
     """(buffer, window index in it, strip, whether it is the buffer's last strip) for every strip of
     every window of ``grid``, in order, batches of ``batch_size`` windows to a buffer."""
