@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from xtgeo.config import Config, load_config  # noqa: E402
 from xtgeo.data.normalize import model_input  # noqa: E402
 from xtgeo.models import build_model  # noqa: E402
-from xtgeo.predict.inference import BatchBuffer, Predictor, WindowBatch, predict_maps, window_strips  # noqa: E402
+from xtgeo.predict.inference import Predictor, WindowBatch, predict_maps, strip_reads  # noqa: E402
 from xtgeo.predict.postprocess import detections_from_maps  # noqa: E402
 from xtgeo.predict.windows import GridWindow, WindowGrid  # noqa: E402
 
@@ -120,9 +120,8 @@ def scene_folder(root: Path, height: int, width: int, count: int) -> Path:
 
 def read_alone(window: GridWindow, read: Callable, pin: bool) -> WindowBatch:
     """One window read strip by strip in this thread, as the readers of :func:`predict_maps` read it."""
-    buffer = BatchBuffer([window], pin)
-    for strip in window_strips(window):
-        buffer.put(0, strip, *read(strip))
+    for buffer, k, strip, _ in strip_reads([window], 1, pin):
+        buffer.put(k, strip, *read(strip))
     return buffer.batch()
 
 

@@ -101,12 +101,13 @@ class BatchBuffer:
         return WindowBatch([self.windows[k] for k in kept], self.x[index], self.valid[index])
 
 
-def strip_reads(grid: WindowGrid, batch_size: int, pin: bool) -> Iterator[tuple[BatchBuffer, int, GridWindow, bool]]:
+def strip_reads(windows: Iterable[GridWindow], batch_size: int,
+                pin: bool) -> Iterator[tuple[BatchBuffer, int, GridWindow, bool]]:
     """(buffer, window index in it, strip, whether it is the buffer's last strip) for every strip of
-    every window of ``grid``, in order, batches of ``batch_size`` windows to a buffer."""
-    for windows in batched(grid, batch_size):
-        buffer = BatchBuffer(windows, pin)
-        parts = [(k, strip) for k, window in enumerate(windows) for strip in window_strips(window)]
+    every window (e.g. of a :class:`WindowGrid`), in order, batches of ``batch_size`` windows to a buffer."""
+    for chunk in batched(windows, batch_size):
+        buffer = BatchBuffer(chunk, pin)
+        parts = [(k, strip) for k, window in enumerate(chunk) for strip in window_strips(window)]
         for n, (k, strip) in enumerate(parts):
             yield buffer, k, strip, n == len(parts) - 1
 
