@@ -168,6 +168,7 @@ def predict(
     device: opt.Device = "auto",
     quicklook: opt.Quicklook = None,
     readers: opt.Readers = None,
+    scenes_per_device: opt.ScenesPerDevice = 1,
     compile_: opt.Compile = False,
     tta: opt.Tta = False,
     tta_views: opt.TtaViews = None,
@@ -195,9 +196,10 @@ def predict(
     from xtgeo.predict.scene import PredictOptions
 
     options = PredictOptions(
-        window_size=window_size, overlap=overlap, batch=batch, device=device, readers=readers, compile_model=compile_,
-        tta=opt.tta_views(tta, tta_views), keep_land=keep_land, center_threshold=center_threshold,
-        nms_radius_px=nms_radius, vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold,
+        window_size=window_size, overlap=overlap, batch=batch, device=device, readers=readers,
+        scenes_per_device=scenes_per_device, compile_model=compile_, tta=opt.tta_views(tta, tta_views),
+        keep_land=keep_land, center_threshold=center_threshold, nms_radius_px=nms_radius,
+        vessel_threshold=vessel_threshold, fishing_threshold=fishing_threshold,
     )
     run(scene, checkpoint, out, options, out_dir=out_dir, fmt=format_, heatmap=heatmap, quicklook=quicklook,
         scheduler=scheduler)

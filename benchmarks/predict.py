@@ -3,16 +3,20 @@
 Cases (``--cases``, comma-separated); the model is Swin-T ⟨xT⟩ XL (``configs/xview3_swin_t_xl.yaml``,
 random weights) on GPUs, the smoke model on the CPU; 4096 px windows with 512 px overlap:
 
-* ``scenes``: two full 29,400 × 24,400 raw scenes (``VV_dB.tif``/``VH_dB.tif``, tiled, ZSTD) predicted
-  one after the other on one GPU exactly as ``xtgeo predict FOLDER`` does (:func:`predict_scene`
-  per scene: windowed GeoTIFF reads in threads, normalisation, the model, blending, peaks), then
-  the detections written to CSV. The first scene pays the warm-up (``--compile``: compilation);
-  the second is the steady-state time per scene. ``first_window_s``: from the scene's start until its
-  first window is handed to the GPU (reading it); ``after_last_window_s``: from the last one handed
-  over to the end (the GPU finishing, peaks, georeferencing), both of the last scene.
+* ``scenes``: four full 29,400 × 24,400 raw scenes (``VV_dB.tif``/``VH_dB.tif``, tiled, ZSTD)
+  predicted on one GPU with ``xtgeo predict FOLDER --out-dir DIR``'s own code
+  (:func:`~xtgeo.predict.jobs.predict_with`: windowed GeoTIFF reads in threads, normalisation, the
+  model, blending, peaks, georeferencing, each scene's CSV written), once with one scene at a time
+  (the default) and once with two in flight (``--scenes-per-device 2``; ``--in-flight`` chooses),
+  after a first scene that pays the warm-up (``--compile``: compilation).
+  ``N_in_flight_s_per_scene``: seconds per scene from the first scene's end to the last one's (the
+  steady-state rate of a fleet); ``N_in_flight_scene_wall_s``: the range of one scene's own wall
+  time (later scenes); ``first_window_s``: from the last scene's start until its first window is
+  done (reading it, and with two in flight waiting for the other scene's turn);
+  ``after_last_window_s``: from its last window to its end (peaks, georeferencing, its CSV).
 * ``gpu``: one full scene held in memory (no GeoTIFF decoding), to isolate the model and blending.
-* ``cpu``: an 8192 × 8192 raw scene through the real reader, smoke model, on the CPU: wall time
-  and peak RSS.
+* ``cpu``: two 8192 × 8192 raw scenes as ``scenes`` does, one at a time, smoke model, on the CPU:
+  wall time and peak RSS.
 * ``many``: 100 raw 512 × 512 scenes through ``xtgeo predict FOLDER --out-dir DIR --heatmap`` (the
   command's own code, in this process), smoke model, on the CPU: the process's RSS after the 1st,
   10th, 50th and 100th scene's files are written (memory must stay flat).
@@ -47,21 +51,24 @@ from xtgeo.config import Config, load_config  # noqa: E402
 from xtgeo.data.normalize import model_input  # noqa: E402
 from xtgeo.models import build_model  # noqa: E402
 from xtgeo.predict.inference import Predictor, WindowBatch, predict_maps, strip_reads  # noqa: E402
+from xtgeo.predict.jobs import PredictProgress, SceneResult, predict_with  # noqa: E402
+from xtgeo.predict.outputs import SceneFiles  # noqa: E402
 from xtgeo.predict.postprocess import detections_from_maps  # noqa: E402
+from xtgeo.predict.scene import PredictOptions  # noqa: E402
 from xtgeo.predict.windows import GridWindow, WindowGrid  # noqa: E402
 
 console = Console()
 XL, SMOKE = "configs/xview3_swin_t_xl.yaml", "configs/smoke.yaml"
 CASES = {
-    "scenes": dict(config=XL, height=29_400, width=24_400, scenes=2, device="cuda", source="geotiff"),
+    "scenes": dict(config=XL, height=29_400, width=24_400, scenes=4, device="cuda", source="geotiff", in_flight=(1, 2)),
     "gpu": dict(config=XL, height=29_400, width=24_400, scenes=1, device="cuda", source="memory"),
-    "cpu": dict(config=SMOKE, height=8192, width=8192, scenes=1, device="cpu", source="geotiff"),
+    "cpu": dict(config=SMOKE, height=8192, width=8192, scenes=2, device="cpu", source="geotiff"),
     "many": dict(config=SMOKE, height=512, width=512, scenes=100, device="cpu", source="geotiff", window=512,
                  overlap=64),
 }
 #: Scenes after which the ``many`` case reads the process's RSS.
 RSS_AFTER = (1, 10, 50, 100)
-WINDOWS = dict(window=4096, overlap=512, batch=1)
+WINDOWS = dict(window=4096, overlap=512, batch=1, in_flight=(1,))
 
 
 def sar_block(rng: np.random.Generator, rows: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +140,7 @@ def stage_seconds(predictor: Predictor, read: Callable, window: GridWindow, repe
         batch = read_alone(window, read, pin)
     read_s = (time.perf_counter() - start) / repeats
     sync = torch.cuda.synchronize if predictor.device.type == "cuda" else (lambda: None)
+    list(predictor.forward(batch))  # untimed: this thread's first call (a compiled model may trace it again)
     sync()
     start = time.perf_counter()
     for _ in range(repeats):
@@ -193,11 +201,56 @@ def run_many(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
     }
 
 
+class Marks(PredictProgress):
+    """When each scene started, had its first and last windows done, and was finished (perf_counter)."""
+
+    def __init__(self):
+        self.started, self.windows, self.done = {}, {}, {}
+
+    def scene_started(self, scene_id: str, windows: int) -> None:
+        self.started[scene_id] = time.perf_counter()
+
+    def windows_done(self, scene_id: str, windows: int) -> None:
+        self.windows.setdefault(scene_id, []).append(time.perf_counter())
+
+    def scene_done(self, result: SceneResult) -> None:
+        self.done[result.scene_id] = time.perf_counter()
+
+
+def fleet_figures(predictor: Predictor, cfg: Config, todo: list, opts: dict[str, Any], readers: int,
+                  in_flight: int) -> dict[str, float]:
+    """Every scene of ``todo`` through :func:`predict_with` (``xtgeo predict FOLDER``'s own code) with
+    ``in_flight`` scenes at once: seconds per scene between the first scene's end and the last one's
+    (steady state), the first and the last of the later scenes' wall times, and the phases of the last."""
+    options = PredictOptions(window_size=opts["window"], overlap=opts["overlap"], batch=opts["batch"],
+                             readers=readers, scenes_per_device=in_flight)
+    marks = Marks()
+    if predictor.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(predictor.device)
+    results = []
+    for result in predict_with(todo, [predictor], cfg, options, marks):
+        if result.status != "done":
+            raise SystemExit(result.message)
+        marks.scene_done(result)
+        results.append(result)
+    ends = sorted(marks.done.values())
+    last = results[-1].scene_id
+    return {
+        f"{in_flight}_in_flight_s_per_scene": round((ends[-1] - ends[0]) / (len(ends) - 1), 2),
+        f"{in_flight}_in_flight_scene_wall_s": f"{min(r.seconds for r in results[1:]):.2f}–"
+                                               f"{max(r.seconds for r in results[1:]):.2f}",
+        f"{in_flight}_in_flight_first_window_s": round(marks.windows[last][0] - marks.started[last], 3),
+        f"{in_flight}_in_flight_after_last_window_s": round(marks.done[last] - marks.windows[last][-1], 3),
+        f"{in_flight}_in_flight_peak_gpu_gib": (round(torch.cuda.max_memory_allocated(predictor.device) / 2**30, 2)
+                                                if predictor.device.type == "cuda" else None),
+        "detections": len(results[-1].detections),
+    }
+
+
 def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, Any]:
-    """Build the model and the scenes, predict every scene in turn, write the detections."""
-    from xtgeo.predict.detections import concat_frames, write_detections
-    from xtgeo.predict.scene import default_readers, predict_scene, window_reader
-    from xtgeo.predict.sources import find_sources
+    """Build the model and the scenes, predict every scene, write the detections (see the module doc)."""
+    from xtgeo.predict.scene import default_readers, window_reader
+    from xtgeo.predict.sources import find_scenes, find_sources
 
     region_batch = [f"model.region_batch={opts['region_batch']}"] if opts.get("region_batch") else []
     cfg = load_config(ROOT / opts["config"], [*region_batch, *opts.get("set", [])])
@@ -205,47 +258,41 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
     readers = readers or default_readers([device])
     predictor = Predictor(build_model(cfg.model), device, opts["batch"], compile_model=opts.get("compile", False))
     grid = WindowGrid(opts["height"], opts["width"], opts["window"], opts["overlap"])
-    scene_s, found = [], []
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if opts["source"] == "memory":
             read = memory_reader(opts["height"], opts["width"], cfg)
+            scene_s = []
             for _ in range(2):  # the first run is the warm-up
                 start = time.perf_counter()
                 maps = predict_maps(predictor, grid, read, readers=readers)
-                found.append(len(detections_from_maps(maps.maps, cfg.postprocess)["score"]))
+                figures["detections"] = len(detections_from_maps(maps.maps, cfg.postprocess)["score"])
                 maps = None
                 scene_s.append(time.perf_counter() - start)
-            write_s, phases = 0.0, {}
+            figures.update(first_scene_s=round(scene_s[0], 2), scene_s=round(scene_s[1], 2),
+                           mpx_per_s=round(opts["height"] * opts["width"] / 1e6 / scene_s[1], 1))
         else:
-            sources = find_sources(scene_folder(Path(tmp), opts["height"], opts["width"], opts["scenes"]))
-            read = window_reader(sources[0], cfg)
-            frames = []
-            for source in sources:
-                marks = [time.perf_counter()]  # the start, then as each batch of windows is handed to the device
-                result = predict_scene(source, predictor, cfg, window_size=opts["window"], overlap=opts["overlap"],
-                                       readers=readers, on_windows=lambda _: marks.append(time.perf_counter()))
-                phases = {"first_window_s": round(marks[1] - marks[0], 3),
-                          "after_last_window_s": round(marks[0] + result.seconds - marks[-1], 3)}
-                frames.append(result.detections)
-                scene_s.append(result.seconds)
-                found.append(len(result.detections))
-            start = time.perf_counter()
-            write_detections(concat_frames(frames), Path(tmp) / "detections.csv")
-            write_s = time.perf_counter() - start
-        stages = stage_seconds(predictor, read, next(iter(grid)))
-    steady = min(scene_s[1:]) if len(scene_s) > 1 else scene_s[0]
-    mpx = opts["height"] * opts["width"] / 1e6
+            folder = scene_folder(Path(tmp), opts["height"], opts["width"], opts["scenes"])
+            read = window_reader(find_sources(folder)[0], cfg)
+            todo = [(found, SceneFiles(found.scene_id, Path(tmp) / f"{found.scene_id}.csv"))
+                    for found in find_scenes(folder)]
+            start = time.perf_counter()  # the first scene of the first pass pays the warm-up
+            list(predict_with(todo[:1], [predictor], cfg, PredictOptions(
+                window_size=opts["window"], overlap=opts["overlap"], batch=opts["batch"], readers=readers)))
+            figures["first_scene_s"] = round(time.perf_counter() - start, 2)
+            for in_flight in opts["in_flight"]:
+                figures.update(fleet_figures(predictor, cfg, todo, opts, readers, in_flight))
+            best = min(figures[f"{k}_in_flight_s_per_scene"] for k in opts["in_flight"])
+            figures["mpx_per_s"] = round(opts["height"] * opts["width"] / 1e6 / best, 1)
+        figures.update(stage_seconds(predictor, read, next(iter(grid))))
     return {
         "case": name, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "scene": f"{opts['height']} x {opts['width']}", "model": " ".join([opts["config"], *opts.get("set", [])]),
-        "source": opts["source"],
+        "source": opts["source"], "scenes": opts["scenes"] if opts["source"] == "geotiff" else 1,
         "windows": len(grid), "window": opts["window"], "overlap": opts["overlap"], "batch": opts["batch"],
         "region_batch": cfg.model.region_batch, "compiled": bool(opts.get("compile")), "readers": readers,
-        "first_scene_s": round(scene_s[0], 2), "scene_s": round(steady, 2), "write_s": round(write_s, 3),
-        "mpx_per_s": round(mpx / steady, 1), "detections": found[-1],
-        "peak_gpu_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None,
+        **figures,
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-        **phases, **stages,
     }
 
 
@@ -254,7 +301,8 @@ def main() -> None:
     parser.add_argument("--cases", default="scenes" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--height", type=int, help="override the scene height of every case")
     parser.add_argument("--width", type=int, help="override the scene width of every case")
-    parser.add_argument("--scenes", type=int, help="override the number of scenes (geotiff source)")
+    parser.add_argument("--scenes", type=int, help="override the number of scenes (geotiff source; at least 2)")
+    parser.add_argument("--in-flight", help="scenes at once on the device, comma-separated passes (e.g. 1,2)")
     parser.add_argument("--batch", type=int, help="override the windows per forward pass")
     parser.add_argument("--overlap", type=int, help="override the window overlap")
     parser.add_argument("--region-batch", type=int, help="override the model's regions per backbone call")
@@ -274,6 +322,10 @@ def main() -> None:
                                                 ("device", args.device), ("source", args.source),
                                                 ("overlap", args.overlap), ("region_batch", args.region_batch),
                                                 ("compile", args.compile), ("set", args.set)) if v})
+        if args.in_flight:
+            opts["in_flight"] = tuple(int(k) for k in args.in_flight.split(","))
+        if opts["source"] == "geotiff" and opts["scenes"] < 2:
+            parser.error("--scenes: at least 2 (the rate is measured between scenes' ends)")
         rows.append((run_many if name == "many" else run_case)(name, opts, args.readers))
     table = Table(title="xtgeo predict: whole scene")
     table.add_column("")

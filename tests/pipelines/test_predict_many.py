@@ -10,6 +10,7 @@ import pytest
 import rasterio
 
 from pipelines import predict
+from xtgeo.errors import XtgeoError
 from xtgeo.predict import heatmap
 from xtgeo.predict.detections import read_detections
 from xtgeo.predict.inference import Predictor
@@ -97,3 +98,22 @@ def test_heatmap_is_the_centre_map_on_the_scene_grid_with_nodata_outside_the_swa
         stored = src.read(1)
     np.testing.assert_array_equal(stored == heatmap.NODATA, ~valid)
     np.testing.assert_array_equal(stored[valid], np.round(center[valid] * 100))
+
+
+def test_scenes_in_flight_on_a_device_write_the_same_files(world, tmp_path, xtgeo_cli):
+    scenes, ckpt = world
+    written = {}
+    for in_flight in (1, 3):
+        out = tmp_path / f"det{in_flight}"
+        status, _, err = xtgeo_cli("predict", scenes, "--checkpoint", ckpt, "--out-dir", out, "--heatmap", "heat.tif",
+                                   "--window-size", 192, "--overlap", 32, "--device", "cpu", "--center-threshold", 0,
+                                   "--scenes-per-device", in_flight)
+        assert status == 0, err
+        written[in_flight] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert len(written[1]) == 2 * len(scene_ids(scenes))
+    assert written[3] == written[1]
+
+
+def test_scenes_per_device_below_one_is_refused():
+    with pytest.raises(XtgeoError, match="--scenes-per-device 0: must be at least 1"):
+        PredictOptions(scenes_per_device=0).check()

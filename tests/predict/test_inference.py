@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -151,6 +155,42 @@ def test_predict_maps_skips_windows_without_valid_pixels():
     assert maps.windows_added == 3
     assert torch.equal(maps.valid, torch.from_numpy(valid))
     assert not maps["center"][:, 32:64].any() and maps["center"][:, 64:].abs().sum() > 0
+
+
+def test_scenes_sharing_a_predictor_take_it_in_turn_and_read_meanwhile():
+    rng = np.random.default_rng(5)
+    images = {name: rng.normal(size=(2, 32, 32 * 6)).astype(np.float32) for name in "AB"}
+    valid = np.ones((32, 32 * 6), dtype=bool)
+    grid = WindowGrid(32, 32 * 6, 32, 0)  # six windows a scene
+    events, a_is_running = [], threading.Event()
+    predictor = Predictor(LocalConv(), "cpu", 1)
+
+    def reader(name):
+        def read(window):
+            events.append((name, "read"))
+            time.sleep(0.05 if name == "A" else 0.0)  # A's windows keep it on the predictor a while
+            return images[name][:, window.slices[0], window.slices[1]], valid[window.slices]
+        return read
+
+    def run(name):
+        def done(n):
+            events.append((name, "windows"))
+            a_is_running.set()
+        return predict_maps(predictor, grid, reader(name), readers=1, on_windows=done)
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(run, "A")
+        a_is_running.wait(10)  # A holds the turn: B reads its first window, then waits for it
+        second = pool.submit(run, "B")
+        maps = {"A": first.result(), "B": second.result()}
+    ran = [name for name, what in events if what == "windows"]
+    assert ran == ["A"] * 6 + ["B"] * 6  # one scene's windows at a time, never interleaved
+    assert events.index(("B", "read")) < len(events) - 1 - events[::-1].index(("A", "windows"))  # read meanwhile
+    for name in "AB":
+        alone = predict_maps(Predictor(LocalConv(), "cpu", 1), grid, lambda w, n=name: (
+            images[n][:, w.slices[0], w.slices[1]], valid[w.slices]))
+        for head in HEADS:
+            torch.testing.assert_close(maps[name][head], alone[head], rtol=0, atol=0)
 
 
 def _gaussians(shape, centres, sigma=2.0):

@@ -6,7 +6,9 @@ checkpoint, or an ensemble), their config and a Predictor stay in the worker pro
 checkpoint's path, size and modification time and by the options (a changed checkpoint is loaded
 again). When workers advertise GPUs (``dask worker ADDRESS --resources GPU=1 --nthreads 1``, one per
 GPU, each with its own ``CUDA_VISIBLE_DEVICES``) every task claims ``GPU=1``, so a GPU takes one
-scene at a time; otherwise scenes run on the CPU workers, one per worker thread. Workers open the
+scene at a time (``GPU=2 --nthreads 2``: two, as ``--scenes-per-device 2``); otherwise scenes run
+on the CPU workers, one per worker thread. The scenes of a worker take its model in turn (one
+scene's windows run while the others read theirs or make their detections). Workers open the
 scenes and the checkpoints, and write heatmaps and quicklooks, at the paths this process gives them
 (a shared file system); what comes back is a :class:`~xtgeo.predict.jobs.SceneResult` (the
 detections table, never a map). A scene whose worker is lost is run again on another worker by the
@@ -72,12 +74,10 @@ def worker_predictor(checkpoints: tuple[str, ...], options: PredictOptions) -> t
 
 
 def _share_cores() -> None:
-    """Give torch on a CPU worker its share of the machine's cores: Dask starts workers with
-    ``OMP_NUM_THREADS=1``, which would leave a CPU scene on one core (and its sums in another order
-    than a local run's)."""
-    from distributed import get_worker
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // get_worker().state.nthreads))
+    """Give torch on a CPU worker the machine's cores: Dask starts workers with ``OMP_NUM_THREADS=1``,
+    which would leave a CPU scene on one core (and its sums in another order than a local run's); the
+    worker's scenes take its model in turn (:attr:`~xtgeo.predict.inference.Predictor.turn`)."""
+    torch.set_num_threads(os.cpu_count() or 1)
 
 
 def predict_on_worker(found: ScenePath, files: SceneFiles, checkpoints: tuple[str, ...],

@@ -12,6 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import replace
 from itertools import islice
 from typing import Any, TypeVar
@@ -173,6 +174,9 @@ class Predictor:
         self.views = TTA_VIEWS[tta]
         self.batch_size = max(int(batch_size), 1)
         self.autocast = self.device.type == "cuda"
+        #: Held by the scene whose windows are running (:func:`predict_maps`): scenes that share
+        #: this predictor take its models in turn, each with the whole device.
+        self.turn = threading.Lock()
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # every window has the same shape
 
@@ -235,9 +239,12 @@ def predict_maps(
 
     ``readers`` threads read ahead (:data:`STRIPS_AHEAD` strips each), every window in row strips
     (:func:`window_strips`) taken in order by all of them, so that windows, the first one too, are
-    ready at the readers' combined rate rather than one thread's; ``on_windows(n)`` is called after
-    each batch of ``n`` windows; ``track_valid`` also keeps the validity of every pixel
-    (``SceneMaps.valid``).
+    ready at the readers' combined rate rather than one thread's. The first batch is read before
+    the predictor's :attr:`~Predictor.turn` is taken, and the turn is given back as soon as the
+    last window is on the device: another scene on the same predictor runs its windows meanwhile,
+    so a GPU waits neither for this scene's first reads nor for the work on its maps.
+    ``on_windows(n)`` is called after each batch of ``n`` windows; ``track_valid`` also keeps the
+    validity of every pixel (``SceneMaps.valid``).
     """
     maps = SceneMaps(grid, predictor.device, track_valid=track_valid)
 
@@ -247,14 +254,19 @@ def predict_maps(
         return buffer, last
 
     parts = strip_reads(grid, predictor.batch_size, pin=predictor.device.type == "cuda")
-    for buffer, last in prefetch(read_strip, parts, readers, STRIPS_AHEAD * readers):
-        if not last:
-            continue
-        batch = buffer.batch()
-        for window, valid in zip(batch.windows, batch.valid):
-            maps.mark_valid(window, valid)
-        for window, outputs in predictor.forward(batch):
-            maps.add(window, outputs)
-        if on_windows is not None:
-            on_windows(len(buffer.windows))
+    with ExitStack() as turn:
+        on_device = False
+        for buffer, last in prefetch(read_strip, parts, readers, STRIPS_AHEAD * readers):
+            if not last:
+                continue
+            batch = buffer.batch()
+            if not on_device:  # the first batch is read: now wait for the device
+                turn.enter_context(predictor.turn)
+                on_device = True
+            for window, valid in zip(batch.windows, batch.valid):
+                maps.mark_valid(window, valid)
+            for window, outputs in predictor.forward(batch):
+                maps.add(window, outputs)
+            if on_windows is not None:
+                on_windows(len(buffer.windows))
     return maps

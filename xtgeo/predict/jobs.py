@@ -100,21 +100,34 @@ def predict_locally(
     todo: Sequence[tuple[ScenePath, SceneFiles]], models: Sequence[torch.nn.Module], config: Config,
     options: PredictOptions, devices: Sequence[torch.device], progress: PredictProgress | None = None,
 ) -> Iterator[SceneResult]:
-    """Predict scenes on this machine's ``devices`` with ``models`` (one, or an ensemble), one scene
-    per device at a time (a copy of the models each); results come in the order scenes finish."""
+    """Predict scenes on this machine's ``devices`` with ``models`` (one, or an ensemble), a copy of
+    the models each (:func:`predict_with`); results come in the order scenes finish."""
+    used = list(devices)[: max(len(todo), 1)]
+    predictors = [options.predictor(copy.deepcopy(list(models)), device) for device in used]
+    return predict_with(todo, predictors, config, options, progress)
+
+
+def predict_with(
+    todo: Sequence[tuple[ScenePath, SceneFiles]], predictors: Sequence[Predictor], config: Config,
+    options: PredictOptions, progress: PredictProgress | None = None,
+) -> Iterator[SceneResult]:
+    """Predict scenes with ready ``predictors`` (one per device), ``options.scenes_per_device`` scenes
+    at once on each (taking its models in turn: :func:`~xtgeo.predict.inference.predict_maps`);
+    results come in the order scenes finish."""
     progress = progress or PredictProgress()
-    predictors: queue.Queue[Predictor] = queue.Queue()
-    for device in list(devices)[: max(len(todo), 1)]:
-        predictors.put(options.predictor(copy.deepcopy(list(models)), device))
+    free: queue.Queue[Predictor] = queue.Queue()
+    for predictor in predictors:
+        for _ in range(min(options.scenes_per_device, max(len(todo), 1))):
+            free.put(predictor)
 
     def one(found: ScenePath, files: SceneFiles) -> SceneResult:
-        predictor = predictors.get()
+        predictor = free.get()
         try:
             return predict_scene_files(found, files, predictor, config, options, progress)
         finally:
-            predictors.put(predictor)
+            free.put(predictor)
 
-    with ThreadPoolExecutor(predictors.qsize(), thread_name_prefix="xtgeo-scene") as pool:
+    with ThreadPoolExecutor(free.qsize(), thread_name_prefix="xtgeo-scene") as pool:
         pending = {pool.submit(one, found, files) for found, files in todo}
         try:
             for future in as_completed(pending):

@@ -45,6 +45,7 @@ class PredictOptions:
     batch: int = 1  # windows per forward pass (halved on GPU out-of-memory)
     device: str = "auto"  # auto, cpu, cuda (every GPU) or cuda:N
     readers: int | None = None  # window-reading threads per device; None: default_readers()
+    scenes_per_device: int = 1  # scenes in flight on each device, taking its model in turn
     compile_model: bool = False  # torch.compile the per-pixel stages
     tta: str = "none"  # test-time augmentation: a name of xtgeo.predict.inference.TTA_VIEWS
     keep_land: bool = False  # keep detections on land, with an on_land column
@@ -62,6 +63,8 @@ class PredictOptions:
                              f"{self.window_size}")
         if self.readers is not None and self.readers < 1:
             raise XtgeoError(f"--readers {self.readers}: must be at least 1")
+        if self.scenes_per_device < 1:
+            raise XtgeoError(f"--scenes-per-device {self.scenes_per_device}: must be at least 1")
         thresholds = {"--center-threshold": self.center_threshold, "--vessel-threshold": self.vessel_threshold,
                       "--fishing-threshold": self.fishing_threshold}
         for flag, value in thresholds.items():
