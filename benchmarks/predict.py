@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -217,13 +218,17 @@ class Marks(PredictProgress):
         self.done[result.scene_id] = time.perf_counter()
 
 
-def fleet_figures(predictor: Predictor, cfg: Config, todo: list, opts: dict[str, Any], readers: int,
-                  in_flight: int) -> dict[str, float]:
+def peak_gpu_gib(device: torch.device) -> float | None:
+    """The peak of GPU memory allocated on ``device`` since its last reset, GiB (None on the CPU)."""
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None
+
+
+def fleet_figures(predictor: Predictor, cfg: Config, todo: list, options: PredictOptions) -> dict[str, float]:
     """Every scene of ``todo`` through :func:`predict_with` (``xtgeo predict FOLDER``'s own code) with
-    ``in_flight`` scenes at once: seconds per scene between the first scene's end and the last one's
-    (steady state), the first and the last of the later scenes' wall times, and the phases of the last."""
-    options = PredictOptions(window_size=opts["window"], overlap=opts["overlap"], batch=opts["batch"],
-                             readers=readers, scenes_per_device=in_flight)
+    ``options.scenes_per_device`` scenes at once: seconds per scene between the first scene's end and
+    the last one's (steady state), the first and the last of the later scenes' wall times, and the
+    phases of the last."""
+    in_flight = options.scenes_per_device
     marks = Marks()
     if predictor.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(predictor.device)
@@ -241,8 +246,7 @@ def fleet_figures(predictor: Predictor, cfg: Config, todo: list, opts: dict[str,
                                                f"{max(r.seconds for r in results[1:]):.2f}",
         f"{in_flight}_in_flight_first_window_s": round(marks.windows[last][0] - marks.started[last], 3),
         f"{in_flight}_in_flight_after_last_window_s": round(marks.done[last] - marks.windows[last][-1], 3),
-        f"{in_flight}_in_flight_peak_gpu_gib": (round(torch.cuda.max_memory_allocated(predictor.device) / 2**30, 2)
-                                                if predictor.device.type == "cuda" else None),
+        f"{in_flight}_in_flight_peak_gpu_gib": peak_gpu_gib(predictor.device),
         "detections": len(results[-1].detections),
     }
 
@@ -270,18 +274,20 @@ def run_case(name: str, opts: dict[str, Any], readers: int | None) -> dict[str, 
                 maps = None
                 scene_s.append(time.perf_counter() - start)
             figures.update(first_scene_s=round(scene_s[0], 2), scene_s=round(scene_s[1], 2),
-                           mpx_per_s=round(opts["height"] * opts["width"] / 1e6 / scene_s[1], 1))
+                           mpx_per_s=round(opts["height"] * opts["width"] / 1e6 / scene_s[1], 1),
+                           peak_gpu_gib=peak_gpu_gib(device))
         else:
             folder = scene_folder(Path(tmp), opts["height"], opts["width"], opts["scenes"])
             read = window_reader(find_sources(folder)[0], cfg)
             todo = [(found, SceneFiles(found.scene_id, Path(tmp) / f"{found.scene_id}.csv"))
                     for found in find_scenes(folder)]
+            options = PredictOptions(window_size=opts["window"], overlap=opts["overlap"], batch=opts["batch"],
+                                     readers=readers)
             start = time.perf_counter()  # the first scene of the first pass pays the warm-up
-            list(predict_with(todo[:1], [predictor], cfg, PredictOptions(
-                window_size=opts["window"], overlap=opts["overlap"], batch=opts["batch"], readers=readers)))
+            list(predict_with(todo[:1], [predictor], cfg, options))
             figures["first_scene_s"] = round(time.perf_counter() - start, 2)
             for in_flight in opts["in_flight"]:
-                figures.update(fleet_figures(predictor, cfg, todo, opts, readers, in_flight))
+                figures.update(fleet_figures(predictor, cfg, todo, replace(options, scenes_per_device=in_flight)))
             best = min(figures[f"{k}_in_flight_s_per_scene"] for k in opts["in_flight"])
             figures["mpx_per_s"] = round(opts["height"] * opts["width"] / 1e6 / best, 1)
         figures.update(stage_seconds(predictor, read, next(iter(grid))))
