@@ -145,6 +145,24 @@ def test_predict_maps_reads_strips_in_threads_and_blends_whole_windows(batch, re
         torch.testing.assert_close(maps[head], expected[head], rtol=0, atol=0)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="copies windows on a CUDA stream")
+def test_windows_copied_on_their_own_stream_give_the_maps_of_copies_on_the_models_stream():
+    image = np.random.default_rng(6).normal(size=(2, 256, 256)).astype(np.float32)
+    valid = np.ones(image.shape[1:], dtype=bool)
+    grid = WindowGrid(256, 256, 64, 16)
+    predictor = Predictor(LocalConv(), "cuda", 2)
+    assert predictor.copy_stream is not None
+
+    def read(window):
+        return image[:, window.slices[0], window.slices[1]], valid[window.slices]
+
+    on_copy_stream = predict_maps(predictor, grid, read, readers=2)
+    predictor.copy_stream = None
+    on_models_stream = predict_maps(predictor, grid, read, readers=2)
+    for head in HEADS:
+        torch.testing.assert_close(on_copy_stream[head], on_models_stream[head], rtol=0, atol=0)
+
+
 def test_predict_maps_skips_windows_without_valid_pixels():
     image = np.random.default_rng(4).normal(size=(2, 32, 128)).astype(np.float32)
     valid = np.ones(image.shape[1:], dtype=bool)

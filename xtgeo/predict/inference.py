@@ -177,12 +177,24 @@ class Predictor:
         #: Held by the scene whose windows are running (:func:`predict_maps`): scenes that share
         #: this predictor take its models in turn, each with the whole device.
         self.turn = threading.Lock()
+        #: A GPU's windows are copied on their own stream, beside the model still running on the last.
+        self.copy_stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # every window has the same shape
 
+    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` on the device: on a GPU copied on :attr:`copy_stream`, which the model waits for."""
+        if self.copy_stream is None:
+            return tensor.to(self.device, non_blocking=True)
+        with torch.cuda.stream(self.copy_stream):
+            moved = tensor.to(self.device, non_blocking=True)
+        compute = torch.cuda.current_stream(self.device)
+        compute.wait_stream(self.copy_stream)
+        moved.record_stream(compute)  # its memory is not given back before the model is done with it
+        return moved
+
     def _forward(self, x: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = x.to(self.device, non_blocking=True)
-        valid = valid.to(self.device, non_blocking=True)
+        x, valid = self.to_device(x), self.to_device(valid)
         total: dict[str, torch.Tensor] = {}
         with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
             for model in self.models:
