@@ -26,8 +26,9 @@ from xtgeo.tasks.xview3 import HEADS
 
 T = TypeVar("T")
 R = TypeVar("R")
-#: Strips read ahead per reader thread.
-STRIPS_AHEAD = 4
+#: Strips read ahead per reader thread: 2 (16 readers: 4 windows of 8 strips) keeps a compiled model
+#: fed, while 4 made the first window wait 0.25 s instead of 0.10 s for the 7 windows read beside it.
+STRIPS_AHEAD = 2
 WindowReader = Callable[[GridWindow], tuple[np.ndarray, np.ndarray]]
 
 
