@@ -46,18 +46,25 @@ def device_batches(batches: Iterable[Batch], device: torch.device) -> Iterator[B
     side = torch.cuda.Stream(device)
     pending = None
     for batch in batches:
-        with torch.cuda.stream(side):
-            moved = to_device(batch, device)
-            copied = torch.cuda.Event()
-            copied.record(side)
+        copying = side_copy(batch, device, side)
         if pending is not None:
-            yield _ready(*pending, device)
-        pending = moved, copied
+            yield ready(*pending, device)
+        pending = copying
     if pending is not None:
-        yield _ready(*pending, device)
+        yield ready(*pending, device)
 
 
-def _ready(moved: dict[str, torch.Tensor], copied: torch.cuda.Event, device: torch.device) -> dict[str, torch.Tensor]:
+def side_copy(batch: Batch, device: torch.device, stream: torch.cuda.Stream) -> tuple[Batch, torch.cuda.Event]:
+    """``batch`` copied to ``device`` on ``stream`` (:func:`to_device`), and the event that marks the copy's end."""
+    with torch.cuda.stream(stream):
+        moved = to_device(batch, device)
+        copied = torch.cuda.Event()
+        copied.record(stream)
+    return moved, copied
+
+
+def ready(moved: Batch, copied: torch.cuda.Event, device: torch.device) -> Batch:
+    """``moved`` (from :func:`side_copy`) for the current stream, which waits for the copy alone."""
     current = torch.cuda.current_stream(device)
     current.wait_event(copied)
     for value in moved.values():

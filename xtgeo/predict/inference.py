@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
+from xtgeo.data.transfer import ready, side_copy, to_device
 from xtgeo.errors import XtgeoError
 from xtgeo.predict.windows import GridWindow, SceneMaps, WindowGrid
 from xtgeo.tasks.xview3 import HEADS
@@ -183,19 +184,15 @@ class Predictor:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # every window has the same shape
 
-    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
-        """``tensor`` on the device: on a GPU copied on :attr:`copy_stream`, which the model waits for."""
+    def to_device(self, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``tensors`` on the device: on a GPU copied on :attr:`copy_stream`, which the model waits for."""
         if self.copy_stream is None:
-            return tensor.to(self.device, non_blocking=True)
-        with torch.cuda.stream(self.copy_stream):
-            moved = tensor.to(self.device, non_blocking=True)
-        compute = torch.cuda.current_stream(self.device)
-        compute.wait_stream(self.copy_stream)
-        moved.record_stream(compute)  # its memory is not given back before the model is done with it
-        return moved
+            return to_device(tensors, self.device)
+        return ready(*side_copy(tensors, self.device, self.copy_stream), self.device)
 
     def _forward(self, x: torch.Tensor, valid: torch.Tensor) -> dict[str, torch.Tensor]:
-        x, valid = self.to_device(x), self.to_device(valid)
+        moved = self.to_device({"x": x, "valid": valid})
+        x, valid = moved["x"], moved["valid"]
         total: dict[str, torch.Tensor] = {}
         with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
             for model in self.models:
